@@ -1,0 +1,115 @@
+# conc: one non-recursive makefile.  Everything is built under $(BUILD).
+#   make            libconc.a and every tool
+#   make check      Criterion unit tests, then Bats end-to-end tests
+#   make sanitize   the same under ASan+UBSan (build/asan)
+#   make tsan       the unit tests under ThreadSanitizer (build/tsan)
+#   make bench      tests/bench/*.sh
+#   make lint       mandoc -Tlint on every man page
+#   make deps       the Debian packages the tests need
+#   make install    PREFIX=/usr/local DESTDIR=
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+
+CXX      ?= g++
+OPT      ?= -O2
+SAN      ?=
+CXXFLAGS ?= $(OPT) -g
+ALLFLAGS := -std=c++20 -Wall -Wextra -Wpedantic -pthread $(SAN) $(CXXFLAGS) \
+            -Ilibconc/include -Itools/common -DCONC_VERSION='"$(VERSION)"'
+LDLIBS   := -pthread $(SAN)
+
+LIB      := $(BUILD)/lib/libconc.a
+LIB_SRC  := $(wildcard libconc/src/*.cpp)
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+
+COMMON_SRC := $(wildcard tools/common/*.cpp)
+COMMON_OBJ := $(COMMON_SRC:%.cpp=$(BUILD)/obj/%.o)
+
+TOOLS    := $(filter-out common,$(notdir $(patsubst %/main.cpp,%,$(wildcard tools/*/main.cpp))))
+BINS     := $(TOOLS:%=$(BUILD)/bin/%)
+
+UNIT_SRC := $(wildcard tests/unit/*_test.cpp)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
+# Tests of a tool's own pieces (tests/unit/pmap_*_test.cpp) link that tool's objects.
+tool_objs = $(filter-out %/main.o,$(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.cpp)))
+
+MAN_PAGES := $(wildcard man/man*/*.[1-9])
+HEADERS   := $(wildcard libconc/include/conc/*.hpp)
+
+.PHONY: all check unit e2e sanitize tsan bench lint deps install uninstall clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(LIB) $(BINS)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(ALLFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(call tool_objs,%) $(BUILD)/obj/tools/%/main.o $(COMMON_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%_test: $(BUILD)/obj/tests/unit/%_test.o $$(call tool_objs,$$(firstword $$(subst _, ,$$*))) $(COMMON_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(ALLFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+check: unit e2e
+
+# Each unit test binary runs on its own; all of them run even if one fails.
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t $(UNIT_FLAGS) || fail=1; done; exit $$fail
+
+e2e: all
+	CONC_BIN=$(abspath $(BUILD)/bin) bats $(BATS_FLAGS) tests/e2e
+
+sanitize:
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' check
+
+tsan:
+	$(MAKE) BUILD=build/tsan OPT=-O1 SAN='-fsanitize=thread' unit
+
+bench: all
+	@for b in tests/bench/*.sh; do echo "== $$b"; CONC_BIN=$(abspath $(BUILD)/bin) BUILD=$(abspath $(BUILD)) bash $$b || exit 1; done
+
+lint:
+	mandoc -Tlint -W warning $(MAN_PAGES)
+
+DEB_DEPS := g++ make libcriterion-dev bats bats-support bats-assert mandoc pkg-config
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root, or install: apt-get install $(DEB_DEPS)" >&2; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_DEPS)
+
+$(BUILD)/conc.pc: Makefile
+	@mkdir -p $(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: conc' 'Description: libconc, concurrency for C++20: event loop, pools, shared memory, queues' \
+	  'Version: $(VERSION)' 'Cflags: -std=c++20 -pthread -I$${includedir}' 'Libs: -L$${libdir} -lconc -pthread' > $@
+
+install: all $(BUILD)/conc.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/conc
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/conc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/conc/
+	for p in $(MAN_PAGES); do s=$${p#man/}; s=$${s%%/*}; \
+	  install -d $(DESTDIR)$(PREFIX)/share/man/$$s && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/$$s/; done
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)$(PREFIX)/lib/libconc.a \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/conc.pc
+	rm -rf $(DESTDIR)$(PREFIX)/include/conc
+	for p in $(MAN_PAGES); do s=$${p#man/}; s=$${s%%/*}; rm -f $(DESTDIR)$(PREFIX)/share/man/$$s/$${p##*/}; done
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
