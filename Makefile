@@ -34,7 +34,7 @@ BINS     := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/*_test.cpp)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.cpp=$(BUILD)/tests/%)
 # Tests of a tool's own pieces (tests/unit/pmap_*_test.cpp) link that tool's objects.
-tool_objs = $(filter-out %/main.o,$(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.cpp)))
+tool_objs = $(filter-out %/main.o $(COMMON_OBJ),$(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.cpp)))
 
 MAN_PAGES := $(wildcard man/man*/*.[1-9])
 HEADERS   := $(wildcard libconc/include/conc/*.hpp)
@@ -62,6 +62,13 @@ $(BUILD)/tests/%_test: $(BUILD)/obj/tests/unit/%_test.o $$(call tool_objs,$$(fir
 	@mkdir -p $(@D)
 	$(CXX) $(ALLFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
+# Benchmark programs: tests/bench/NAME.cpp -> $(BUILD)/bench/NAME (run by the .sh scripts).
+BENCH_SRC := $(wildcard tests/bench/*.cpp)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.cpp=$(BUILD)/bench/%)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
 check: unit e2e
 
 # Each unit test binary runs on its own; all of them run even if one fails.
@@ -77,7 +84,7 @@ sanitize:
 tsan:
 	$(MAKE) BUILD=build/tsan OPT=-O1 SAN='-fsanitize=thread' unit
 
-bench: all
+bench: all $(BENCH_BIN)
 	@for b in tests/bench/*.sh; do echo "== $$b"; CONC_BIN=$(abspath $(BUILD)/bin) BUILD=$(abspath $(BUILD)) bash $$b || exit 1; done
 
 lint:
