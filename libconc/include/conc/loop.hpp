@@ -1,0 +1,800 @@
+// conc/loop.hpp: the poll(2) event loop with C++20 coroutines.
+//
+// What asyncio is to Python: one thread runs many tasks, each suspended at a
+// co_await until the loop sees what it waits for (an fd ready, a timer, a
+// child's exit, a signal, another task, an event, a channel).  Everything here
+// runs on the loop's thread; only loop::post() may be called from elsewhere.
+//
+//     conc::loop lp;
+//     int n = lp.run([]() -> conc::task<int> {
+//         auto [a, b] = co_await conc::gather(work(1), work(2));
+//         co_return a + b;
+//     }());
+//
+// Cancellation (job::cancel) is delivered at the task's next suspension point
+// as a conc::cancelled_error thrown out of the co_await.
+#pragma once
+#include <poll.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "conc/fd.hpp"
+#include "conc/process.hpp"
+#include "conc/task.hpp"
+
+namespace conc {
+
+using clock = std::chrono::steady_clock;
+
+struct cancelled_error : std::exception {
+    const char* what() const noexcept override { return "cancelled"; }
+};
+struct timeout_error : std::exception {
+    const char* what() const noexcept override { return "timed out"; }
+};
+struct channel_closed : std::exception {
+    const char* what() const noexcept override { return "channel closed"; }
+};
+
+class loop;
+
+namespace detail {
+
+struct job_base;
+struct waiter_list;
+
+// One suspended wait.  The loop calls fire() when what it waits for happens;
+// by default that schedules the coroutine h.  detach() unregisters it from
+// whatever it waits on (for cancellation).
+struct waiter {
+    std::coroutine_handle<> h;
+    loop* lp = nullptr;
+    job_base* owner = nullptr;
+    waiter_list* list = nullptr;   // set while linked into a waiter_list
+    waiter* prev = nullptr;
+    waiter* next = nullptr;
+    bool cancelled = false;
+
+    waiter() = default;
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+    virtual ~waiter() = default;
+    virtual void fire();
+    virtual void detach() noexcept;
+    void throw_if_cancelled() const {
+        if (cancelled) throw cancelled_error();
+    }
+};
+
+// Intrusive FIFO of waiters: O(1) push, pop and removal, no allocation.
+struct waiter_list {
+    waiter* head = nullptr;
+    waiter* tail = nullptr;
+    bool empty() const noexcept { return !head; }
+    void push_back(waiter* w) noexcept;
+    void remove(waiter* w) noexcept;
+    waiter* pop_front() noexcept;
+    ~waiter_list();
+};
+
+// State shared by a spawned task (a job) and its handles.
+struct job_base {
+    loop* lp = nullptr;
+    waiter* waiting = nullptr;         // where the job is suspended now, if anywhere
+    bool cancel_requested = false;
+    bool done = false;
+    bool was_cancelled = false;
+    std::exception_ptr error;
+    waiter_list completion;            // waiters for this job to finish
+    std::vector<std::function<void()>> callbacks;
+    std::coroutine_handle<> frame;     // the runner coroutine, while it lives
+    std::shared_ptr<job_base> self;    // keeps the state alive until the job is done
+    job_base* live_prev = nullptr;
+    job_base* live_next = nullptr;
+    virtual ~job_base() = default;
+    void finish() noexcept;
+};
+
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+struct job_state : job_base {
+    std::optional<stored_t<T>> value;
+};
+
+// The coroutine that drives a spawned task; destroys itself when done.
+struct runner {
+    struct promise_type {
+        runner get_return_object() noexcept { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+        std::suspend_always initial_suspend() noexcept { return {}; }
+        std::suspend_never final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() noexcept { std::terminate(); }
+    };
+    std::coroutine_handle<promise_type> h;
+};
+
+struct timer_waiter : waiter {
+    clock::time_point deadline;
+    std::uint64_t seq = 0;
+    std::size_t heap_index = SIZE_MAX;
+    ~timer_waiter() override { detach(); }
+    void detach() noexcept override;
+};
+
+struct fd_waiter : waiter {
+    int fd = -1;
+    short events = 0;   // POLLIN or POLLOUT
+    bool registered = false;
+    ~fd_waiter() override { detach(); }
+    void detach() noexcept override;
+};
+
+struct child_waiter : waiter {
+    pid_t pid = -1;
+    exit_status status;
+    std::size_t index = SIZE_MAX;
+    ~child_waiter() override { detach(); }
+    void detach() noexcept override;
+};
+
+}  // namespace detail
+
+template <class T>
+class job;
+
+enum class wait_policy { all_completed, first_completed, first_exception };
+
+template <class T>
+struct wait_result {
+    std::vector<job<T>> done;
+    std::vector<job<T>> pending;
+};
+
+class signal_set;
+
+class loop {
+public:
+    loop();
+    ~loop();
+    loop(const loop&) = delete;
+    loop& operator=(const loop&) = delete;
+
+    // The loop running on this thread; throws std::logic_error if none.
+    static loop& current();
+    static loop* current_or_null() noexcept;
+
+    // asyncio.run: runs t to completion and returns its result (or rethrows).
+    // Tasks it spawned that are still pending are then cancelled and given
+    // the chance to finish.
+    template <class T>
+    T run(task<T> t);
+
+    // asyncio.create_task: t starts at the next turn and runs on its own.
+    template <class T>
+    job<T> spawn(task<T> t);
+
+    // Awaitables.  Each may throw cancelled_error if the awaiting job is cancelled.
+    auto readable(int fd) { return fd_awaiter(*this, fd, POLLIN); }
+    auto writable(int fd) { return fd_awaiter(*this, fd, POLLOUT); }
+    auto sleep_until(clock::time_point tp) { return sleep_awaiter(*this, tp); }
+    template <class Rep, class Period>
+    auto sleep_for(std::chrono::duration<Rep, Period> d) {
+        return sleep_until(clock::now() + std::chrono::duration_cast<clock::duration>(d));
+    }
+    // Lets every other ready task run before this one goes on.
+    auto yield() { return yield_awaiter{this}; }
+    // The child's exit status; it is reaped by the loop.  The process is marked reaped.
+    auto child_exit(process& p) { return child_awaiter(*this, p.pid(), &p); }
+    auto child_exit(pid_t pid) { return child_awaiter(*this, pid, nullptr); }
+
+    // Thread-safe: fn runs on the loop's thread at its next turn.
+    void post(std::function<void()> fn);
+
+    // While a hold is alive the loop does not treat "nothing left to wait
+    // for" as a deadlock: something outside (a thread, via post) will wake it.
+    class hold {
+    public:
+        explicit hold(loop& l) : l_(&l) { ++l_->holds_; }
+        hold(hold&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+        hold(const hold&) = delete;
+        ~hold() { if (l_) --l_->holds_; }
+    private:
+        loop* l_;
+    };
+
+    std::size_t pending_jobs() const noexcept { return live_count_; }
+
+    // Internal machinery used by the awaitables; not for users.
+    bool begin_wait(detail::waiter& w, std::coroutine_handle<> h);
+    void wake(detail::waiter& w);
+    void cancel(detail::job_base& j);
+    void add_timer(detail::timer_waiter& t);
+    void remove_timer(detail::timer_waiter& t) noexcept;
+    void add_fd(detail::fd_waiter& w);
+    void remove_fd(detail::fd_waiter& w) noexcept;
+    void add_child(detail::child_waiter& w);
+    void remove_child(detail::child_waiter& w) noexcept;
+    void job_started(detail::job_base& j) noexcept;
+    void job_finished(detail::job_base& j) noexcept;
+    detail::job_base* current_job() const noexcept { return current_; }
+    void watch_signal(int sig);
+    void unwatch_signal(int sig) noexcept;
+    void add_signal_set(signal_set* s);
+    void remove_signal_set(signal_set* s) noexcept;
+
+private:
+    struct fd_awaiter : detail::fd_waiter {
+        fd_awaiter(loop& l, int f, short ev) { lp = &l; fd = f; events = ev; }
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<> h) {
+            if (!lp->begin_wait(*this, h)) return false;
+            lp->add_fd(*this);
+            return true;
+        }
+        void await_resume() const { throw_if_cancelled(); }
+    };
+    struct sleep_awaiter : detail::timer_waiter {
+        sleep_awaiter(loop& l, clock::time_point tp) { lp = &l; deadline = tp; }
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<> h) {
+            if (!lp->begin_wait(*this, h)) return false;
+            lp->add_timer(*this);
+            return true;
+        }
+        void await_resume() const { throw_if_cancelled(); }
+    };
+    struct yield_awaiter {
+        loop* lp;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<> h) { lp->ready_.push_back({h, lp->current_}); }
+        void await_resume() const noexcept {}
+    };
+    struct child_awaiter : detail::child_waiter {
+        process* proc;
+        child_awaiter(loop& l, pid_t p, process* pr) : proc(pr) { lp = &l; pid = p; }
+        bool await_ready();
+        bool await_suspend(std::coroutine_handle<> h) {
+            if (!lp->begin_wait(*this, h)) return false;
+            lp->add_child(*this);
+            return true;
+        }
+        exit_status await_resume() {
+            throw_if_cancelled();
+            if (proc) proc->set_reaped(status);
+            return status;
+        }
+    };
+
+    struct ready_item {
+        std::coroutine_handle<> h;
+        detail::job_base* owner;
+    };
+    struct fd_slot {
+        detail::fd_waiter* reader = nullptr;
+        detail::fd_waiter* writer = nullptr;
+        int poll_index = -1;
+    };
+    struct internal_reader;
+
+    void run_until(const detail::job_base& j);
+    void turn();
+    bool can_make_progress() const noexcept;
+    void fire_timers(clock::time_point now);
+    void dispatch_fds();
+    void run_ready();
+    void update_poll(int fd);
+    void heap_up(std::size_t i) noexcept;
+    void heap_down(std::size_t i) noexcept;
+    void heap_swap(std::size_t a, std::size_t b) noexcept;
+    void reap_children();
+    void on_signal_byte(int sig);
+    void drain_posted();
+    void cancel_all_jobs();
+
+    std::deque<ready_item> ready_;
+    std::vector<detail::timer_waiter*> timers_;
+    std::uint64_t timer_seq_ = 0;
+    std::vector<pollfd> pollfds_;
+    std::vector<fd_slot> slots_;
+    std::vector<detail::child_waiter*> children_;
+    detail::job_base* current_ = nullptr;
+    detail::job_base* live_head_ = nullptr;
+    std::size_t live_count_ = 0;
+    int internal_fds_ = 0;
+    int holds_ = 0;
+
+    pipe_pair post_pipe_;
+    std::mutex post_mu_;
+    std::vector<std::function<void()>> posted_;
+    std::unique_ptr<internal_reader> post_reader_;
+
+    pipe_pair signal_pipe_;
+    std::unique_ptr<internal_reader> signal_reader_;
+    struct installed_signal;
+    std::vector<std::unique_ptr<installed_signal>> installed_;
+    std::vector<signal_set*> signal_sets_;
+    int signal_waiters_ = 0;
+    bool sigchld_ = false;
+
+    friend class signal_set;
+};
+
+// A handle to a spawned task: asyncio.Task.  Copyable; all copies share the job.
+template <class T>
+class job {
+public:
+    job() = default;
+    explicit job(std::shared_ptr<detail::job_state<T>> s) : st_(std::move(s)) {}
+
+    bool valid() const noexcept { return bool(st_); }
+    bool done() const noexcept { return st_->done; }
+    bool cancelled() const noexcept { return st_->done && st_->was_cancelled; }
+    // Requests cancellation; the task sees cancelled_error at its next suspension.
+    void cancel() { if (!st_->done) st_->lp->cancel(*st_); }
+    std::exception_ptr exception() const noexcept { return st_->error; }
+    // The result once done; rethrows the task's exception.  Throws std::logic_error if not done.
+    decltype(auto) result() const {
+        if (!st_->done) throw std::logic_error("conc::job::result: the job is not done");
+        if (st_->error) std::rethrow_exception(st_->error);
+        if constexpr (std::is_void_v<T>) return;
+        else return static_cast<T&>(*st_->value);
+    }
+    // fn() runs on the loop's thread when the job is done (at once if it is already).
+    void add_done_callback(std::function<void()> fn) {
+        if (st_->done) fn();
+        else st_->callbacks.push_back(std::move(fn));
+    }
+    detail::job_base* base() const noexcept { return st_.get(); }
+
+    auto operator co_await() const {
+        struct awaiter : detail::waiter {
+            detail::job_state<T>* st;
+            explicit awaiter(detail::job_state<T>* s) : st(s) {}
+            ~awaiter() override { detach(); }
+            bool await_ready() const noexcept { return st->done; }
+            bool await_suspend(std::coroutine_handle<> h) {
+                if (!st->lp->begin_wait(*this, h)) return false;
+                st->completion.push_back(this);
+                return true;
+            }
+            decltype(auto) await_resume() const {
+                throw_if_cancelled();
+                if (st->error) std::rethrow_exception(st->error);
+                if constexpr (std::is_void_v<T>) return;
+                else return static_cast<T&>(*st->value);
+            }
+        };
+        return awaiter{st_.get()};
+    }
+
+private:
+    std::shared_ptr<detail::job_state<T>> st_;
+};
+
+namespace detail {
+
+template <class T>
+runner drive(std::shared_ptr<job_state<T>> st, task<T> t) {
+    try {
+        if (st->cancel_requested) throw cancelled_error();
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(t);
+            st->value.emplace();
+        } else {
+            st->value.emplace(co_await std::move(t));
+        }
+    } catch (const cancelled_error&) {
+        st->was_cancelled = true;
+        st->error = std::current_exception();
+    } catch (...) {
+        st->error = std::current_exception();
+    }
+    st->frame = {};
+    st->finish();
+}
+
+// Waits on several jobs at once under a policy, with an optional deadline.
+class multi_wait : public waiter {
+public:
+    multi_wait(loop& l, std::vector<job_base*> jobs, wait_policy p, std::optional<clock::time_point> deadline);
+    ~multi_wait() override { detach(); }
+    bool await_ready() const noexcept { return satisfied() || expired_; }
+    bool await_suspend(std::coroutine_handle<> h);
+    void await_resume() const { throw_if_cancelled(); }
+    void detach() noexcept override;
+
+private:
+    struct sub : waiter {
+        multi_wait* parent = nullptr;
+        ~sub() override { detach(); }
+        void fire() override;
+    };
+    struct deadline_timer : timer_waiter {
+        multi_wait* parent = nullptr;
+        void fire() override;
+    };
+    bool satisfied() const noexcept;
+    void complete();
+
+    std::vector<job_base*> jobs_;
+    wait_policy policy_;
+    std::unique_ptr<sub[]> subs_;
+    std::optional<deadline_timer> timer_;
+    bool expired_ = false;
+};
+
+inline task<void> wait_jobs(std::vector<job_base*> jobs, wait_policy p,
+                            std::optional<clock::duration> timeout) {
+    std::optional<clock::time_point> deadline;
+    if (timeout) deadline = clock::now() + *timeout;
+    co_await multi_wait(loop::current(), std::move(jobs), p, deadline);
+}
+
+template <class T>
+task<void> cancel_and_wait(std::vector<job<T>>& jobs) {
+    std::vector<job_base*> bases;
+    for (auto& j : jobs) {
+        j.cancel();
+        bases.push_back(j.base());
+    }
+    co_await wait_jobs(std::move(bases), wait_policy::all_completed, std::nullopt);
+}
+
+}  // namespace detail
+
+template <class T>
+job<T> loop::spawn(task<T> t) {
+    auto st = std::make_shared<detail::job_state<T>>();
+    st->lp = this;
+    st->self = st;
+    auto r = detail::drive<T>(st, std::move(t));
+    st->frame = r.h;
+    job_started(*st);
+    ready_.push_back({r.h, st.get()});
+    return job<T>(std::move(st));
+}
+
+template <class T>
+T loop::run(task<T> t) {
+    auto j = spawn(std::move(t));
+    run_until(*j.base());
+    cancel_all_jobs();
+    if constexpr (std::is_void_v<T>) j.result();
+    else return std::move(const_cast<T&>(j.result()));
+}
+
+// asyncio.wait: returns the jobs that are done and those still pending.
+template <class T>
+task<wait_result<T>> wait(std::vector<job<T>> jobs, wait_policy policy = wait_policy::all_completed,
+                          std::optional<clock::duration> timeout = std::nullopt) {
+    std::vector<detail::job_base*> bases;
+    for (auto& j : jobs) bases.push_back(j.base());
+    co_await detail::wait_jobs(std::move(bases), policy, timeout);
+    wait_result<T> r;
+    for (auto& j : jobs) (j.done() ? r.done : r.pending).push_back(std::move(j));
+    co_return r;
+}
+
+// asyncio.wait_for: t's result, or timeout_error after d (t is then cancelled
+// and awaited before the error is thrown).
+template <class T, class Rep, class Period>
+task<T> with_timeout(task<T> t, std::chrono::duration<Rep, Period> d) {
+    auto j = loop::current().spawn(std::move(t));
+    // (Named vectors, not braced temporaries: g++ 12 miscompiles initializer
+    // lists inside co_await expressions.)
+    std::vector<detail::job_base*> bases{j.base()};
+    try {
+        co_await detail::wait_jobs(bases, wait_policy::all_completed,
+                                   std::chrono::duration_cast<clock::duration>(d));
+    } catch (const cancelled_error&) {
+        j.cancel();
+        throw;
+    }
+    if (!j.done()) {
+        std::vector<job<T>> js{j};
+        co_await detail::cancel_and_wait(js);
+        if (j.cancelled()) throw timeout_error();
+    }
+    if constexpr (std::is_void_v<T>) j.result();
+    else co_return std::move(const_cast<T&>(j.result()));
+}
+
+namespace detail {
+template <class T>
+task<void> gather_jobs(std::vector<job<T>>& jobs) {
+    std::vector<job_base*> bases;
+    for (auto& j : jobs) bases.push_back(j.base());
+    try {
+        co_await wait_jobs(bases, wait_policy::first_exception, std::nullopt);
+    } catch (const cancelled_error&) {
+        for (auto& j : jobs) j.cancel();
+        throw;
+    }
+    std::exception_ptr first;
+    for (auto& j : jobs)
+        if (j.done() && j.exception()) { first = j.exception(); break; }
+    if (first) {
+        co_await cancel_and_wait(jobs);
+        std::rethrow_exception(first);
+    }
+}
+
+template <class T>
+stored_t<T> take_result(job<T>& j) {
+    if constexpr (std::is_void_v<T>) { j.result(); return {}; }
+    else return std::move(const_cast<T&>(j.result()));
+}
+}  // namespace detail
+
+// asyncio.gather over a vector: every result in order.  The first exception
+// cancels the others, waits for them, and propagates.
+template <class T>
+task<std::vector<detail::stored_t<T>>> gather(std::vector<task<T>> tasks) {
+    std::vector<job<T>> jobs;
+    jobs.reserve(tasks.size());
+    for (auto& t : tasks) jobs.push_back(loop::current().spawn(std::move(t)));
+    co_await detail::gather_jobs(jobs);
+    std::vector<detail::stored_t<T>> out;
+    out.reserve(jobs.size());
+    for (auto& j : jobs) out.push_back(detail::take_result(j));
+    co_return out;
+}
+
+// asyncio.gather over different types: a tuple (void results become std::monostate).
+template <class... T>
+task<std::tuple<detail::stored_t<T>...>> gather(task<T>... tasks) {
+    auto& lp = loop::current();
+    std::tuple<job<T>...> jobs{lp.spawn(std::move(tasks))...};
+    std::vector<detail::job_base*> bases = std::apply([](auto&... j) { return std::vector<detail::job_base*>{j.base()...}; }, jobs);
+    try {
+        co_await detail::wait_jobs(bases, wait_policy::first_exception, std::nullopt);
+    } catch (const cancelled_error&) {
+        std::apply([](auto&... j) { (j.cancel(), ...); }, jobs);
+        throw;
+    }
+    std::exception_ptr first;
+    for (auto* b : bases)
+        if (b->done && b->error) { first = b->error; break; }
+    if (first) {
+        std::apply([](auto&... j) { (j.cancel(), ...); }, jobs);
+        co_await detail::wait_jobs(bases, wait_policy::all_completed, std::nullopt);
+        std::rethrow_exception(first);
+    }
+    co_return std::apply([](auto&... j) { return std::tuple<detail::stored_t<T>...>{detail::take_result(j)...}; }, jobs);
+}
+
+// asyncio.Event.
+class event {
+public:
+    bool is_set() const noexcept { return set_; }
+    void set();
+    void clear() noexcept { set_ = false; }
+    auto wait() {
+        struct awaiter : detail::waiter {
+            event* ev;
+            explicit awaiter(event* e) : ev(e) {}
+            ~awaiter() override { detach(); }
+            bool await_ready() const noexcept { return ev->set_; }
+            bool await_suspend(std::coroutine_handle<> h) {
+                if (!loop::current().begin_wait(*this, h)) return false;
+                ev->waiters_.push_back(this);
+                return true;
+            }
+            void await_resume() const { throw_if_cancelled(); }
+        };
+        return awaiter{this};
+    }
+
+private:
+    bool set_ = false;
+    detail::waiter_list waiters_;
+};
+
+// asyncio.Semaphore: acquire() suspends while the count is zero; waiters are served in order.
+class semaphore {
+public:
+    explicit semaphore(std::size_t initial) : count_(initial) {}
+    std::size_t value() const noexcept { return count_; }
+    bool try_acquire() noexcept {
+        if (count_ == 0 || !waiters_.empty()) return false;
+        --count_;
+        return true;
+    }
+    void release();
+    auto acquire() {
+        struct awaiter : detail::waiter {
+            semaphore* s;
+            explicit awaiter(semaphore* x) : s(x) {}
+            ~awaiter() override { detach(); }
+            bool await_ready() noexcept { return s->try_acquire(); }
+            bool await_suspend(std::coroutine_handle<> h) {
+                if (!loop::current().begin_wait(*this, h)) return false;
+                s->waiters_.push_back(this);
+                return true;
+            }
+            void await_resume() const { throw_if_cancelled(); }
+        };
+        return awaiter{this};
+    }
+
+private:
+    std::size_t count_;
+    detail::waiter_list waiters_;
+};
+
+// asyncio.Queue: a bounded FIFO between tasks.  send() suspends while full;
+// receive() suspends while empty and returns nullopt once closed and drained.
+// capacity 0 is a rendezvous: send() waits until a receiver takes the value.
+template <class T>
+class channel {
+public:
+    explicit channel(std::size_t capacity) : capacity_(capacity) {}
+    std::size_t size() const noexcept { return buf_.size(); }
+    bool closed() const noexcept { return closed_; }
+
+    bool try_send(T& v) {
+        if (closed_) throw channel_closed();
+        if (auto* r = static_cast<recv_awaiter*>(receivers_.pop_front())) {
+            r->slot.emplace(std::move(v));
+            r->fire();
+            return true;
+        }
+        if (buf_.size() < capacity_) {
+            buf_.push_back(std::move(v));
+            return true;
+        }
+        return false;
+    }
+    std::optional<T> try_receive() {
+        if (!buf_.empty()) {
+            std::optional<T> v(std::move(buf_.front()));
+            buf_.pop_front();
+            if (auto* s = static_cast<send_awaiter*>(senders_.pop_front())) {
+                buf_.push_back(std::move(s->value));
+                s->fire();
+            }
+            return v;
+        }
+        if (auto* s = static_cast<send_awaiter*>(senders_.pop_front())) {   // rendezvous
+            std::optional<T> v(std::move(s->value));
+            s->fire();
+            return v;
+        }
+        return std::nullopt;
+    }
+    // Wakes every waiter: receivers get nullopt once the buffer is empty, senders channel_closed.
+    void close() {
+        closed_ = true;
+        while (auto* r = receivers_.pop_front()) r->fire();
+        while (auto* s = senders_.pop_front()) {
+            static_cast<send_awaiter*>(s)->refused = true;
+            s->fire();
+        }
+    }
+
+    struct send_awaiter : detail::waiter {
+        channel* ch;
+        T value;
+        bool refused = false;
+        send_awaiter(channel* c, T v) : ch(c), value(std::move(v)) {}
+        ~send_awaiter() override { detach(); }
+        bool await_ready() { return ch->try_send(value); }
+        bool await_suspend(std::coroutine_handle<> h) {
+            if (!loop::current().begin_wait(*this, h)) return false;
+            ch->senders_.push_back(this);
+            return true;
+        }
+        void await_resume() const {
+            throw_if_cancelled();
+            if (refused) throw channel_closed();
+        }
+    };
+    struct recv_awaiter : detail::waiter {
+        channel* ch;
+        std::optional<T> slot;
+        explicit recv_awaiter(channel* c) : ch(c) {}
+        ~recv_awaiter() override { detach(); }
+        bool await_ready() {
+            slot = ch->try_receive();
+            return slot || ch->closed_;
+        }
+        bool await_suspend(std::coroutine_handle<> h) {
+            if (!loop::current().begin_wait(*this, h)) return false;
+            ch->receivers_.push_back(this);
+            return true;
+        }
+        std::optional<T> await_resume() {
+            throw_if_cancelled();
+            return std::move(slot);
+        }
+    };
+    send_awaiter send(T v) { return send_awaiter(this, std::move(v)); }
+    recv_awaiter receive() { return recv_awaiter(this); }
+
+private:
+    std::size_t capacity_;
+    bool closed_ = false;
+    std::deque<T> buf_;
+    detail::waiter_list senders_, receivers_;
+};
+
+// Signals delivered into the loop.  From construction on, every arrival of
+// one of the signals is queued (nothing is lost between awaits); next()
+// waits for the next one and returns its number.  The handler only writes a
+// byte to a pipe; everything else happens on the loop's thread.
+class signal_set {
+public:
+    signal_set(loop& l, std::initializer_list<int> sigs);
+    ~signal_set();
+    signal_set(const signal_set&) = delete;
+    signal_set& operator=(const signal_set&) = delete;
+
+    bool contains(int sig) const noexcept;
+    std::optional<int> try_next() noexcept;
+    auto next() {
+        struct awaiter : detail::waiter {
+            signal_set* s;
+            int got = 0;
+            explicit awaiter(signal_set* x) : s(x) {}
+            ~awaiter() override { detach(); }
+            bool await_ready() noexcept {
+                auto v = s->try_next();
+                if (v) got = *v;
+                return bool(v);
+            }
+            bool await_suspend(std::coroutine_handle<> h) {
+                if (!s->lp_.begin_wait(*this, h)) return false;
+                s->waiters_.push_back(this);
+                ++s->lp_.signal_waiters_;
+                return true;
+            }
+            void fire() override {
+                --s->lp_.signal_waiters_;
+                detail::waiter::fire();
+            }
+            void detach() noexcept override {
+                if (list) --s->lp_.signal_waiters_;
+                detail::waiter::detach();
+            }
+            int await_resume() {
+                throw_if_cancelled();
+                if (!got) got = s->try_next().value_or(0);
+                return got;
+            }
+        };
+        return awaiter{this};
+    }
+
+private:
+    friend class loop;
+    void deliver(int sig);
+    loop& lp_;
+    std::vector<int> sigs_;
+    std::deque<int> pending_;
+    detail::waiter_list waiters_;
+};
+
+// Coroutine I/O helpers for non-blocking fds.
+// Reads once when data is there (0 at end of file).
+task<std::size_t> read_some_async(int fd, void* buf, std::size_t len);
+// Writes every byte; throws sys_error (EPIPE included) if it cannot.
+task<void> write_all_async(int fd, std::string_view data);
+
+}  // namespace conc

@@ -1,0 +1,642 @@
+#include "conc/loop.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+namespace conc {
+
+namespace {
+thread_local loop* tl_current = nullptr;
+
+// The write end of the signal pipe of the loop that handles signals.  The
+// handler does nothing else: every signal is dealt with on the loop's thread.
+std::atomic<int> g_signal_fd{-1};
+
+extern "C" void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = static_cast<unsigned char>(sig);
+    int fd = g_signal_fd.load(std::memory_order_relaxed);
+    if (fd >= 0) {
+        ssize_t r = ::write(fd, &b, 1);   // a full pipe already holds a wake-up
+        (void)r;
+    }
+    errno = saved;
+}
+
+struct current_guard {
+    loop* prev;
+    explicit current_guard(loop* l) : prev(tl_current) { tl_current = l; }
+    ~current_guard() { tl_current = prev; }
+};
+}  // namespace
+
+// ---- waiters -------------------------------------------------------------
+
+namespace detail {
+
+void waiter::fire() { lp->wake(*this); }
+
+void waiter::detach() noexcept {
+    if (list) list->remove(this);
+}
+
+void waiter_list::push_back(waiter* w) noexcept {
+    w->list = this;
+    w->next = nullptr;
+    w->prev = tail;
+    if (tail) tail->next = w;
+    else head = w;
+    tail = w;
+}
+
+void waiter_list::remove(waiter* w) noexcept {
+    if (w->prev) w->prev->next = w->next;
+    else head = w->next;
+    if (w->next) w->next->prev = w->prev;
+    else tail = w->prev;
+    w->prev = w->next = nullptr;
+    w->list = nullptr;
+}
+
+waiter* waiter_list::pop_front() noexcept {
+    waiter* w = head;
+    if (w) remove(w);
+    return w;
+}
+
+waiter_list::~waiter_list() {
+    while (pop_front()) {
+    }
+}
+
+void timer_waiter::detach() noexcept {
+    if (heap_index != SIZE_MAX) lp->remove_timer(*this);
+    waiter::detach();
+}
+
+void fd_waiter::detach() noexcept {
+    if (registered) lp->remove_fd(*this);
+    waiter::detach();
+}
+
+void child_waiter::detach() noexcept {
+    if (index != SIZE_MAX) lp->remove_child(*this);
+    waiter::detach();
+}
+
+void job_base::finish() noexcept {
+    lp->job_finished(*this);
+    done = true;
+    auto cbs = std::move(callbacks);
+    for (auto& cb : cbs) cb();
+    while (waiter* w = completion.pop_front()) w->fire();
+    self.reset();   // the runner's own reference keeps *this alive until it ends
+}
+
+multi_wait::multi_wait(loop& l, std::vector<job_base*> jobs, wait_policy p,
+                       std::optional<clock::time_point> deadline)
+    : jobs_(std::move(jobs)), policy_(p) {
+    lp = &l;
+    if (deadline) {
+        timer_.emplace();
+        timer_->lp = &l;
+        timer_->parent = this;
+        timer_->deadline = *deadline;
+        expired_ = *deadline <= clock::now();
+    }
+}
+
+bool multi_wait::satisfied() const noexcept {
+    std::size_t done = 0;
+    for (auto* j : jobs_) {
+        if (!j->done) continue;
+        ++done;
+        if (policy_ == wait_policy::first_completed) return true;
+        if (policy_ == wait_policy::first_exception && j->error && !j->was_cancelled) return true;
+    }
+    return done == jobs_.size();
+}
+
+bool multi_wait::await_suspend(std::coroutine_handle<> h) {
+    if (!lp->begin_wait(*this, h)) return false;
+    subs_ = std::make_unique<sub[]>(jobs_.size());
+    for (std::size_t i = 0; i < jobs_.size(); ++i) {
+        if (jobs_[i]->done) continue;
+        subs_[i].lp = lp;
+        subs_[i].parent = this;
+        jobs_[i]->completion.push_back(&subs_[i]);
+    }
+    if (timer_) lp->add_timer(*timer_);
+    return true;
+}
+
+void multi_wait::detach() noexcept {
+    if (subs_)
+        for (std::size_t i = 0; i < jobs_.size(); ++i) subs_[i].detach();
+    if (timer_) timer_->detach();
+    waiter::detach();
+}
+
+void multi_wait::complete() {
+    detach();
+    lp->wake(*this);
+}
+
+void multi_wait::sub::fire() {
+    if (parent->satisfied()) parent->complete();
+}
+
+void multi_wait::deadline_timer::fire() {
+    parent->expired_ = true;
+    parent->complete();
+}
+
+}  // namespace detail
+
+// ---- loop ----------------------------------------------------------------
+
+struct loop::internal_reader : detail::fd_waiter {
+    std::function<void()> on_ready;
+    void fire() override {
+        lp->add_fd(*this);   // stays armed
+        on_ready();
+    }
+};
+
+struct loop::installed_signal {
+    int sig;
+    int refs;
+    struct sigaction old;
+};
+
+loop::loop() {
+    post_pipe_ = make_pipe(O_NONBLOCK);
+    post_reader_ = std::make_unique<internal_reader>();
+    post_reader_->lp = this;
+    post_reader_->fd = post_pipe_.read.get();
+    post_reader_->events = POLLIN;
+    post_reader_->on_ready = [this] { drain_posted(); };
+    add_fd(*post_reader_);
+    ++internal_fds_;
+}
+
+loop::~loop() {
+    // Tasks still suspended: destroy their frames (their waiters unregister themselves).
+    while (live_head_) {
+        detail::job_base* j = live_head_;
+        job_finished(*j);
+        auto keep = std::move(j->self);
+        if (auto f = std::exchange(j->frame, {})) f.destroy();
+    }
+    ready_.clear();
+    post_reader_.reset();
+    signal_reader_.reset();
+    for (auto& s : installed_) ::sigaction(s->sig, &s->old, nullptr);
+    if (signal_pipe_.write) g_signal_fd.store(-1);
+}
+
+loop& loop::current() {
+    if (!tl_current) throw std::logic_error("conc: no loop is running on this thread");
+    return *tl_current;
+}
+
+loop* loop::current_or_null() noexcept { return tl_current; }
+
+bool loop::begin_wait(detail::waiter& w, std::coroutine_handle<> h) {
+    w.h = h;
+    w.lp = this;
+    w.owner = current_;
+    w.cancelled = false;
+    if (current_) {
+        if (current_->cancel_requested) {
+            current_->cancel_requested = false;
+            w.cancelled = true;
+            return false;   // resumes at once; await_resume throws cancelled_error
+        }
+        current_->waiting = &w;
+    }
+    return true;
+}
+
+void loop::wake(detail::waiter& w) {
+    if (w.owner && w.owner->waiting == &w) w.owner->waiting = nullptr;
+    ready_.push_back({w.h, w.owner});
+}
+
+void loop::cancel(detail::job_base& j) {
+    if (j.done) return;
+    if (detail::waiter* w = j.waiting) {
+        w->detach();
+        w->cancelled = true;
+        wake(*w);
+    } else {
+        j.cancel_requested = true;
+    }
+}
+
+void loop::job_started(detail::job_base& j) noexcept {
+    j.live_prev = nullptr;
+    j.live_next = live_head_;
+    if (live_head_) live_head_->live_prev = &j;
+    live_head_ = &j;
+    ++live_count_;
+}
+
+void loop::job_finished(detail::job_base& j) noexcept {
+    if (j.live_prev) j.live_prev->live_next = j.live_next;
+    else if (live_head_ == &j) live_head_ = j.live_next;
+    else return;   // not linked
+    if (j.live_next) j.live_next->live_prev = j.live_prev;
+    j.live_prev = j.live_next = nullptr;
+    --live_count_;
+}
+
+void loop::run_until(const detail::job_base& j) {
+    current_guard g(this);
+    while (!j.done) turn();
+}
+
+void loop::cancel_all_jobs() {
+    if (!live_head_) return;
+    for (auto* j = live_head_; j; j = j->live_next) cancel(*j);
+    current_guard g(this);
+    while (live_head_ && can_make_progress()) turn();
+}
+
+bool loop::can_make_progress() const noexcept {
+    return !ready_.empty() || !timers_.empty() || pollfds_.size() > std::size_t(internal_fds_) ||
+           !children_.empty() || signal_waiters_ > 0 || holds_ > 0;
+}
+
+void loop::turn() {
+    timespec ts{0, 0};
+    timespec* tsp = &ts;
+    if (ready_.empty()) {
+        if (!timers_.empty()) {
+            auto d = timers_.front()->deadline - clock::now();
+            if (d > clock::duration::zero()) {
+                auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+                ts.tv_sec = ns / 1000000000;
+                ts.tv_nsec = ns % 1000000000;
+            }
+        } else if (!can_make_progress()) {
+            throw std::logic_error("conc::loop: deadlock: every task waits and nothing can wake it");
+        } else {
+            tsp = nullptr;
+        }
+    }
+    int n = ::ppoll(pollfds_.data(), pollfds_.size(), tsp, nullptr);
+    if (n < 0 && errno != EINTR) throw sys_error("poll");
+    if (!timers_.empty()) fire_timers(clock::now());
+    if (n > 0) dispatch_fds();
+    run_ready();
+}
+
+void loop::run_ready() {
+    // Runs what is ready, and what they make ready, up to a budget, so that a
+    // ping-pong between tasks costs no system call per hop yet I/O is still
+    // looked at regularly.
+    std::size_t budget = std::max<std::size_t>(ready_.size(), 256);
+    while (budget-- && !ready_.empty()) {
+        ready_item it = ready_.front();
+        ready_.pop_front();
+        current_ = it.owner;
+        it.h.resume();
+    }
+    current_ = nullptr;
+}
+
+// ---- timers: a binary heap indexed from each timer, so removal is O(log n) ----
+
+static bool earlier(const detail::timer_waiter* a, const detail::timer_waiter* b) noexcept {
+    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+void loop::heap_swap(std::size_t a, std::size_t b) noexcept {
+    std::swap(timers_[a], timers_[b]);
+    timers_[a]->heap_index = a;
+    timers_[b]->heap_index = b;
+}
+
+void loop::heap_up(std::size_t i) noexcept {
+    while (i > 0) {
+        std::size_t p = (i - 1) / 2;
+        if (!earlier(timers_[i], timers_[p])) break;
+        heap_swap(i, p);
+        i = p;
+    }
+}
+
+void loop::heap_down(std::size_t i) noexcept {
+    for (;;) {
+        std::size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < timers_.size() && earlier(timers_[l], timers_[m])) m = l;
+        if (r < timers_.size() && earlier(timers_[r], timers_[m])) m = r;
+        if (m == i) return;
+        heap_swap(i, m);
+        i = m;
+    }
+}
+
+void loop::add_timer(detail::timer_waiter& t) {
+    t.seq = timer_seq_++;
+    t.heap_index = timers_.size();
+    timers_.push_back(&t);
+    heap_up(t.heap_index);
+}
+
+void loop::remove_timer(detail::timer_waiter& t) noexcept {
+    std::size_t i = t.heap_index;
+    if (i == SIZE_MAX) return;
+    std::size_t last = timers_.size() - 1;
+    if (i != last) heap_swap(i, last);
+    timers_.pop_back();
+    t.heap_index = SIZE_MAX;
+    if (i < timers_.size()) {
+        heap_up(i);
+        heap_down(timers_[i]->heap_index);
+    }
+}
+
+void loop::fire_timers(clock::time_point now) {
+    while (!timers_.empty() && timers_.front()->deadline <= now) {
+        detail::timer_waiter* t = timers_.front();
+        remove_timer(*t);
+        t->fire();
+    }
+}
+
+// ---- fds: one pollfd per fd, updated in place as waiters come and go -----
+
+void loop::add_fd(detail::fd_waiter& w) {
+    if (w.fd < 0) throw std::invalid_argument("conc::loop: waiting on a negative fd");
+    if (slots_.size() <= std::size_t(w.fd)) slots_.resize(w.fd + 1);
+    fd_slot& s = slots_[w.fd];
+    detail::fd_waiter*& place = (w.events == POLLIN) ? s.reader : s.writer;
+    if (place && place != &w) throw std::logic_error("conc::loop: two tasks wait on the same fd in the same direction");
+    place = &w;
+    w.registered = true;
+    update_poll(w.fd);
+}
+
+void loop::remove_fd(detail::fd_waiter& w) noexcept {
+    fd_slot& s = slots_[w.fd];
+    if (s.reader == &w) s.reader = nullptr;
+    if (s.writer == &w) s.writer = nullptr;
+    w.registered = false;
+    update_poll(w.fd);
+}
+
+void loop::update_poll(int fd) {
+    fd_slot& s = slots_[fd];
+    short ev = short((s.reader ? POLLIN : 0) | (s.writer ? POLLOUT : 0));
+    if (ev == 0) {
+        if (s.poll_index < 0) return;
+        std::size_t i = std::size_t(s.poll_index), last = pollfds_.size() - 1;
+        if (i != last) {
+            pollfds_[i] = pollfds_[last];
+            slots_[pollfds_[i].fd].poll_index = int(i);
+        }
+        pollfds_.pop_back();
+        s.poll_index = -1;
+    } else if (s.poll_index < 0) {
+        s.poll_index = int(pollfds_.size());
+        pollfds_.push_back({fd, ev, 0});
+    } else {
+        pollfds_[s.poll_index].events = ev;
+    }
+}
+
+void loop::dispatch_fds() {
+    // Backwards, so an entry moved into a hole by a removal was already seen;
+    // revents is cleared as each entry is handled, so nothing is seen twice.
+    for (std::size_t i = pollfds_.size(); i-- > 0;) {
+        if (i >= pollfds_.size()) continue;
+        short rev = pollfds_[i].revents;
+        if (!rev) continue;
+        pollfds_[i].revents = 0;
+        fd_slot& s = slots_[pollfds_[i].fd];
+        detail::fd_waiter* r = (rev & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) ? s.reader : nullptr;
+        detail::fd_waiter* w = (rev & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) ? s.writer : nullptr;
+        if (r) remove_fd(*r);
+        if (w) remove_fd(*w);
+        if (r) r->fire();
+        if (w) w->fire();
+    }
+}
+
+// ---- children and signals ------------------------------------------------
+
+bool loop::child_awaiter::await_ready() {
+    if (proc && !proc->running()) {
+        if (proc->pid() <= 0) throw std::logic_error("conc::loop::child_exit: no such child");
+        status = proc->status();
+        return true;
+    }
+    lp->watch_signal(SIGCHLD);   // before the check, so an exit after it is not missed
+    int st;
+    pid_t r;
+    do r = ::waitpid(pid, &st, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) throw sys_error("waitpid");
+    if (r == 0) return false;
+    status = exit_status::from_wait(st);
+    return true;
+}
+
+void loop::add_child(detail::child_waiter& w) {
+    w.index = children_.size();
+    children_.push_back(&w);
+}
+
+void loop::remove_child(detail::child_waiter& w) noexcept {
+    std::size_t i = w.index;
+    if (i == SIZE_MAX) return;
+    children_[i] = children_.back();
+    children_[i]->index = i;
+    children_.pop_back();
+    w.index = SIZE_MAX;
+}
+
+void loop::reap_children() {
+    for (std::size_t i = children_.size(); i-- > 0;) {
+        if (i >= children_.size()) continue;
+        detail::child_waiter* w = children_[i];
+        int st;
+        pid_t r;
+        do r = ::waitpid(w->pid, &st, WNOHANG);
+        while (r < 0 && errno == EINTR);
+        if (r == 0) continue;
+        // r < 0: someone else reaped it; report it as exited 255 rather than wait forever.
+        w->status = r > 0 ? exit_status::from_wait(st) : exit_status::exited_with(255);
+        remove_child(*w);
+        w->fire();
+    }
+    reap_orphans();
+}
+
+void loop::watch_signal(int sig) {
+    if (!signal_reader_) {
+        int expected = -1;
+        pipe_pair p = make_pipe(O_NONBLOCK);
+        if (!g_signal_fd.compare_exchange_strong(expected, p.write.get()))
+            throw std::logic_error("conc::loop: another loop already handles signals");
+        signal_pipe_ = std::move(p);
+        signal_reader_ = std::make_unique<internal_reader>();
+        signal_reader_->lp = this;
+        signal_reader_->fd = signal_pipe_.read.get();
+        signal_reader_->events = POLLIN;
+        signal_reader_->on_ready = [this] {
+            unsigned char buf[256];
+            long n;
+            while ((n = read_some(signal_pipe_.read.get(), buf, sizeof buf)) > 0) {
+                bool chld = false;
+                for (long i = 0; i < n; ++i) {
+                    if (buf[i] == SIGCHLD) chld = true;
+                    else on_signal_byte(buf[i]);
+                }
+                if (chld) on_signal_byte(SIGCHLD);
+            }
+        };
+        add_fd(*signal_reader_);
+        ++internal_fds_;
+    }
+    if (sig == SIGCHLD && sigchld_) return;
+    for (auto& s : installed_)
+        if (s->sig == sig) {
+            ++s->refs;
+            return;
+        }
+    auto inst = std::make_unique<installed_signal>();
+    inst->sig = sig;
+    inst->refs = 1;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | (sig == SIGCHLD ? SA_NOCLDSTOP : 0);
+    if (::sigaction(sig, &sa, &inst->old) < 0) throw sys_error("sigaction");
+    installed_.push_back(std::move(inst));
+    if (sig == SIGCHLD) sigchld_ = true;
+}
+
+void loop::unwatch_signal(int sig) noexcept {
+    for (std::size_t i = 0; i < installed_.size(); ++i) {
+        auto& s = installed_[i];
+        if (s->sig != sig || --s->refs > 0) continue;
+        if (sig == SIGCHLD) return;   // the loop keeps reaping
+        ::sigaction(sig, &s->old, nullptr);
+        installed_.erase(installed_.begin() + long(i));
+        return;
+    }
+}
+
+void loop::on_signal_byte(int sig) {
+    if (sig == SIGCHLD) reap_children();
+    for (auto* s : signal_sets_)
+        if (s->contains(sig)) s->deliver(sig);
+}
+
+void loop::add_signal_set(signal_set* s) { signal_sets_.push_back(s); }
+
+void loop::remove_signal_set(signal_set* s) noexcept {
+    signal_sets_.erase(std::remove(signal_sets_.begin(), signal_sets_.end(), s), signal_sets_.end());
+}
+
+// ---- post ---------------------------------------------------------------
+
+void loop::post(std::function<void()> fn) {
+    bool first;
+    {
+        std::lock_guard g(post_mu_);
+        first = posted_.empty();
+        posted_.push_back(std::move(fn));
+    }
+    if (first) {
+        char b = 1;
+        ssize_t r = ::write(post_pipe_.write.get(), &b, 1);   // a full pipe already holds a wake-up
+        (void)r;
+    }
+}
+
+void loop::drain_posted() {
+    char buf[64];
+    while (read_some(post_pipe_.read.get(), buf, sizeof buf) > 0) {
+    }
+    std::vector<std::function<void()>> fns;
+    {
+        std::lock_guard g(post_mu_);
+        fns.swap(posted_);
+    }
+    for (auto& f : fns) f();
+}
+
+// ---- event, semaphore, signal_set -----------------------------------------
+
+void event::set() {
+    set_ = true;
+    while (detail::waiter* w = waiters_.pop_front()) w->fire();
+}
+
+void semaphore::release() {
+    if (detail::waiter* w = waiters_.pop_front()) w->fire();   // the permit passes straight to it
+    else ++count_;
+}
+
+signal_set::signal_set(loop& l, std::initializer_list<int> sigs) : lp_(l), sigs_(sigs) {
+    for (int s : sigs_) lp_.watch_signal(s);
+    lp_.add_signal_set(this);
+}
+
+signal_set::~signal_set() {
+    while (auto* w = waiters_.pop_front()) {
+        --lp_.signal_waiters_;
+        w->lp = nullptr;
+    }
+    lp_.remove_signal_set(this);
+    for (int s : sigs_) lp_.unwatch_signal(s);
+}
+
+bool signal_set::contains(int sig) const noexcept {
+    return std::find(sigs_.begin(), sigs_.end(), sig) != sigs_.end();
+}
+
+std::optional<int> signal_set::try_next() noexcept {
+    if (pending_.empty()) return std::nullopt;
+    int s = pending_.front();
+    pending_.pop_front();
+    return s;
+}
+
+void signal_set::deliver(int sig) {
+    pending_.push_back(sig);
+    if (auto* w = waiters_.pop_front()) w->fire();
+}
+
+// ---- I/O helpers ---------------------------------------------------------
+
+task<std::size_t> read_some_async(int fd, void* buf, std::size_t len) {
+    for (;;) {
+        long n = read_some(fd, buf, len);
+        if (n >= 0) co_return std::size_t(n);
+        co_await loop::current().readable(fd);
+    }
+}
+
+task<void> write_all_async(int fd, std::string_view data) {
+    while (!data.empty()) {
+        long n = write_some(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EPIPE) throw sys_error(EPIPE, "write");
+            co_await loop::current().writable(fd);
+            continue;
+        }
+        data.remove_prefix(std::size_t(n));
+    }
+}
+
+}  // namespace conc

@@ -1,0 +1,201 @@
+#include "conc/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <utility>
+
+extern char** environ;
+
+namespace conc {
+
+bool exit_status::exited() const noexcept { return WIFEXITED(raw_); }
+bool exit_status::signaled() const noexcept { return WIFSIGNALED(raw_); }
+int exit_status::code() const noexcept { return WIFEXITED(raw_) ? WEXITSTATUS(raw_) : -1; }
+int exit_status::signal() const noexcept { return WIFSIGNALED(raw_) ? WTERMSIG(raw_) : 0; }
+
+std::string exit_status::describe() const {
+    if (signaled()) {
+        std::string s = "killed by signal " + std::to_string(signal());
+        if (const char* name = ::strsignal(signal())) s += std::string(" (") + name + ")";
+        return s;
+    }
+    return "exited " + std::to_string(code());
+}
+
+namespace {
+
+std::mutex orphans_mu;
+std::vector<pid_t> orphans;
+
+void adopt_orphan(pid_t pid) {
+    std::lock_guard g(orphans_mu);
+    orphans.push_back(pid);
+}
+
+// Signals whose disposition the tools change; a child always starts with the default.
+const int reset_signals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
+
+struct spawn_attrs {
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    spawn_attrs() {
+        posix_spawnattr_init(&attr);
+        posix_spawn_file_actions_init(&actions);
+    }
+    ~spawn_attrs() {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+    }
+};
+
+void map_stdio(posix_spawn_file_actions_t* a, const stdio& s, int target) {
+    int rc = 0;
+    if (s.kind == stdio::null)
+        rc = posix_spawn_file_actions_addopen(a, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0);
+    else if (s.kind == stdio::fd && s.number != target)   // the same fd: inherited as it is
+        rc = posix_spawn_file_actions_adddup2(a, s.number, target);
+    if (rc) throw sys_error(rc, "posix_spawn_file_actions");
+}
+
+}  // namespace
+
+process::process(process&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), pgid_(o.pgid_), reaped_(o.reaped_), status_(o.status_) {}
+
+process& process::operator=(process&& o) noexcept {
+    if (this != &o) {
+        this->~process();
+        pid_ = std::exchange(o.pid_, -1);
+        pgid_ = o.pgid_;
+        reaped_ = o.reaped_;
+        status_ = o.status_;
+    }
+    return *this;
+}
+
+process::~process() {
+    if (pid_ > 0 && !reaped_) {
+        exit_status s;
+        if (!try_wait(s)) adopt_orphan(pid_);
+    }
+}
+
+exit_status process::wait() {
+    if (reaped_) return status_;
+    int st;
+    for (;;) {
+        pid_t r = ::waitpid(pid_, &st, 0);
+        if (r == pid_) break;
+        if (r < 0 && errno == EINTR) continue;
+        throw sys_error("waitpid");
+    }
+    set_reaped(exit_status::from_wait(st));
+    return status_;
+}
+
+bool process::try_wait(exit_status& out) {
+    if (!reaped_) {
+        int st;
+        pid_t r;
+        do r = ::waitpid(pid_, &st, WNOHANG);
+        while (r < 0 && errno == EINTR);
+        if (r == 0) return false;
+        if (r < 0) throw sys_error("waitpid");
+        set_reaped(exit_status::from_wait(st));
+    }
+    out = status_;
+    return true;
+}
+
+void process::kill(int sig) const noexcept {
+    if (pid_ <= 0 || reaped_) return;
+    if (pgid_ > 0) kill_group(pgid_, sig);
+    else ::kill(pid_, sig);
+}
+
+void kill_group(pid_t pgid, int sig) noexcept {
+    if (pgid > 0) ::kill(-pgid, sig);
+}
+
+void reap_orphans() noexcept {
+    std::lock_guard g(orphans_mu);
+    for (std::size_t i = 0; i < orphans.size();) {
+        int st;
+        pid_t r = ::waitpid(orphans[i], &st, WNOHANG);
+        if (r == 0) { ++i; continue; }
+        orphans[i] = orphans.back();   // reaped, or not ours any more (ECHILD)
+        orphans.pop_back();
+    }
+}
+
+process spawn(const spawn_spec& spec) {
+    if (spec.argv.empty()) throw sys_error(EINVAL, "spawn: empty command");
+    spawn_attrs sa;
+
+    map_stdio(&sa.actions, spec.in, 0);
+    map_stdio(&sa.actions, spec.out, 1);
+    map_stdio(&sa.actions, spec.err, 2);
+    if (!spec.cwd.empty()) {
+        int rc = posix_spawn_file_actions_addchdir_np(&sa.actions, spec.cwd.c_str());
+        if (rc) throw sys_error(rc, "posix_spawn_file_actions_addchdir");
+    }
+
+    sigset_t def, empty;
+    sigemptyset(&def);
+    for (int s : reset_signals) sigaddset(&def, s);
+    sigemptyset(&empty);
+    posix_spawnattr_setsigdefault(&sa.attr, &def);
+    posix_spawnattr_setsigmask(&sa.attr, &empty);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (spec.new_process_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        posix_spawnattr_setpgroup(&sa.attr, 0);
+    }
+    posix_spawnattr_setflags(&sa.attr, flags);
+
+    std::vector<char*> argv;
+    argv.reserve(spec.argv.size() + 1);
+    for (auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+
+    char** envp = environ;
+    std::vector<char*> env;
+    if (!spec.env.empty()) {
+        for (char** e = environ; *e; ++e) {
+            std::string_view entry(*e);
+            std::string_view name = entry.substr(0, entry.find('='));
+            bool overridden = false;
+            for (auto& x : spec.env)
+                if (x.size() > name.size() && x[name.size()] == '=' && x.compare(0, name.size(), name) == 0) {
+                    overridden = true;
+                    break;
+                }
+            if (!overridden) env.push_back(*e);
+        }
+        for (auto& x : spec.env) env.push_back(const_cast<char*>(x.c_str()));
+        env.push_back(nullptr);
+        envp = env.data();
+    }
+
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &sa.actions, &sa.attr, argv.data(), envp);
+    if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == EISDIR || rc == ENOTDIR || rc == EPERM ||
+        rc == ELOOP || rc == ENAMETOOLONG || rc == E2BIG || rc == ETXTBSY)
+        throw spawn_error(rc, spec.argv[0]);
+    if (rc) throw sys_error(rc, "posix_spawn '" + spec.argv[0] + "'");
+    return process(pid, spec.new_process_group ? pid : 0);
+}
+
+exit_status run(const std::vector<std::string>& argv) {
+    spawn_spec s;
+    s.argv = argv;
+    return spawn(s).wait();
+}
+
+}  // namespace conc
