@@ -20,6 +20,12 @@ static thread_local bool tls_pool_thread = false;
 
 bool on_pool_thread() noexcept { return tls_pool_thread; }
 
+wait_slot& slot_for(const void* state) noexcept {
+    static wait_slot slots[64];
+    auto a = reinterpret_cast<std::uintptr_t>(state);
+    return slots[(a >> 6 ^ a >> 12) % 64];
+}
+
 unsigned online_cpus() noexcept {
     long n = ::sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = std::thread::hardware_concurrency();

@@ -62,6 +62,15 @@ unsigned online_cpus() noexcept;
 // True on a thread that belongs to some thread_pool.
 bool on_pool_thread() noexcept;
 
+// Waiters and done-callbacks park on one of a few mutex+condvar slots chosen
+// by the state's address, so a state costs no mutex of its own and finishing
+// a future nobody watches takes no lock.
+struct wait_slot {
+    alignas(64) std::mutex m;
+    std::condition_variable cv;
+};
+wait_slot& slot_for(const void* state) noexcept;
+
 // The reference-counted state shared by futures, promises and queued tasks.
 // status moves pending -> running (claimed) -> value|error|cancelled, once.
 struct state_base {
@@ -69,11 +78,10 @@ struct state_base {
 
     std::atomic<std::uint32_t> refs{1};
     std::atomic<std::uint32_t> status{pending};
-    bool runnable = false;        // run() computes the result (a submitted task)
-    state_base* next = nullptr;   // thread_pool queue link
-    std::mutex m;
-    std::condition_variable cv;
+    state_base* next = nullptr;     // thread_pool queue link
     std::exception_ptr error;
+    std::atomic<bool> watched{false};  // a waiter or a callback may need the slot
+    bool runnable = false;          // run() computes the result (a submitted task)
 
     virtual ~state_base() = default;
     virtual void run() noexcept {}
@@ -97,14 +105,18 @@ struct state_base {
             run();
             return;
         }
-        std::unique_lock lk(m);
-        cv.wait(lk, [&] { return is_done(); });
+        auto& sl = slot_for(this);
+        std::unique_lock lk(sl.m);
+        watched.store(true);  // seq_cst with the finisher's status store: one sees the other
+        sl.cv.wait(lk, [&] { return status.load() >= has_value; });
     }
     template <class Rep, class Period>
     bool wait_for(std::chrono::duration<Rep, Period> d) {
         if (is_done()) return true;
-        std::unique_lock lk(m);
-        return cv.wait_for(lk, d, [&] { return is_done(); });
+        auto& sl = slot_for(this);
+        std::unique_lock lk(sl.m);
+        watched.store(true);
+        return sl.cv.wait_for(lk, d, [&] { return status.load() >= has_value; });
     }
 };
 
@@ -113,8 +125,9 @@ using stored_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
 template <class R>
 struct shared_state : state_base {
+    using callback = std::function<void(const future<R>&)>;
     std::optional<stored_t<R>> value;
-    std::vector<std::function<void(const future<R>&)>> callbacks;
+    std::unique_ptr<std::vector<callback>> callbacks;  // guarded by the slot
 
     template <class... V>
     void set_value(V&&... v) {
@@ -127,30 +140,44 @@ struct shared_state : state_base {
         finish([] {}, was_cancelled);
     }
 
+    // Only the thread that claimed the state calls this.
     template <class Store>
     void finish(Store&& store, std::uint32_t final_status) noexcept {
-        std::vector<std::function<void(const future<R>&)>> cbs;
-        {
-            std::lock_guard lk(m);
-            try {
-                store();
-            } catch (...) {
-                error = std::current_exception();
-                final_status = has_error;
-            }
-            status.store(final_status, std::memory_order_release);
-            cbs.swap(callbacks);
+        try {
+            store();
+        } catch (...) {
+            error = std::current_exception();
+            final_status = has_error;
         }
-        cv.notify_all();
-        if (!cbs.empty()) {
+        status.store(final_status);
+        if (!watched.load()) return;
+        std::unique_ptr<std::vector<callback>> cbs;
+        auto& sl = slot_for(this);
+        {
+            std::lock_guard lk(sl.m);
+            cbs = std::move(callbacks);
+        }
+        sl.cv.notify_all();
+        if (cbs) {
             future<R> self(this);
-            for (auto& cb : cbs) {
+            for (auto& cb : *cbs) {
                 try {
                     cb(self);
                 } catch (...) {  // like concurrent.futures: a failing callback is ignored
                 }
             }
         }
+    }
+
+    // false if already done: the caller runs cb itself.
+    bool add_callback(callback&& cb) {
+        auto& sl = slot_for(this);
+        std::lock_guard lk(sl.m);
+        watched.store(true);
+        if (status.load() >= has_value) return false;
+        if (!callbacks) callbacks = std::make_unique<std::vector<callback>>();
+        callbacks->push_back(std::move(cb));
+        return true;
     }
 };
 
@@ -256,14 +283,8 @@ public:
     // finishes it; right now, on this thread, if it is already done.
     template <class Fn>
     void add_done_callback(Fn&& fn) const {
-        {
-            std::lock_guard lk(s_->m);
-            if (!s_->is_done()) {
-                s_->callbacks.emplace_back(std::forward<Fn>(fn));
-                return;
-            }
-        }
-        fn(*this);
+        typename detail::shared_state<R>::callback cb(std::forward<Fn>(fn));
+        if (!s_->add_callback(std::move(cb))) cb(*this);
     }
 
     friend bool operator==(const future& a, const future& b) noexcept { return a.s_ == b.s_; }
