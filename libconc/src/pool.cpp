@@ -169,32 +169,35 @@ T get_at(const char* p) {
             const char* p = buf.data();
             auto count = get_at<std::uint32_t>(p);
             p += 4;
-            res.assign(8, '\0');
+            std::size_t used = 8;
+            // Raw writes into a buffer grown by doubling: per-item appends cost more than fn here.
+            auto emit = [&](char ok, std::string_view r) {
+                std::size_t need = used + 5 + r.size();
+                if (need > res.size()) res.resize(std::max(need, 2 * res.size()));
+                char* d = res.data() + used;
+                d[0] = ok;
+                auto n = std::uint32_t(r.size());
+                std::memcpy(d + 1, &n, 4);
+                std::memcpy(d + 5, r.data(), r.size());
+                used = need;
+            };
+            if (res.size() < 4096) res.resize(4096);
             for (std::uint32_t i = 0; i < count; ++i) {
                 auto n = get_at<std::uint32_t>(p);
                 p += 4;
                 std::string_view item(p, n);
                 p += n;
                 try {
-                    std::string r = fn(item);
-                    res.push_back('\1');
-                    put(res, std::uint32_t(r.size()));
-                    res.append(r);
+                    emit('\1', fn(item));
                 } catch (const std::exception& e) {
-                    std::string_view w = e.what();
-                    res.push_back('\0');
-                    put(res, std::uint32_t(w.size()));
-                    res.append(w);
+                    emit('\0', e.what());
                 } catch (...) {
-                    std::string_view w = "unknown exception";
-                    res.push_back('\0');
-                    put(res, std::uint32_t(w.size()));
-                    res.append(w);
+                    emit('\0', "unknown exception");
                 }
             }
-            std::uint64_t plen = res.size() - 8;
+            std::uint64_t plen = used - 8;
             std::memcpy(res.data(), &plen, 8);
-            write_all(out, res);
+            write_all(out, res.data(), used);
         }
     } catch (...) {
         std::fflush(nullptr);

@@ -652,15 +652,20 @@ private:
     template <class Range>
     auto make_imap(Range&& range, std::size_t chunksize, bool ordered) {
         auto submit = [this](auto& it, auto& end, std::size_t cs) {
-            std::string frame(12, '\0');  // u64 payload length, u32 count
-            frame.reserve(12 + cs * 16);
+            // u64 payload length, u32 count, then (u32 length, bytes) per item
+            std::string frame(12 + cs * 16, '\0');
+            std::size_t used = 12;
             std::uint32_t n = 0;
             for (; n < cs && it != end; ++it, ++n) {
                 std::string_view v(*it);
+                std::size_t need = used + 4 + v.size();
+                if (need > frame.size()) frame.resize(std::max(need, 2 * frame.size()));
                 auto len = std::uint32_t(v.size());
-                frame.append(reinterpret_cast<const char*>(&len), 4);
-                frame.append(v);
+                std::memcpy(frame.data() + used, &len, 4);
+                std::memcpy(frame.data() + used + 4, v.data(), v.size());
+                used = need;
             }
+            frame.resize(used);
             return std::pair{submit_chunk(std::move(frame), n), std::size_t(n)};
         };
         using View = std::views::all_t<Range>;
