@@ -1,0 +1,681 @@
+// conc/pool.hpp: thread_pool and fork_pool, Python's concurrent.futures and
+// multiprocessing.Pool for C++: submit, map, imap, imap_unordered, chunksize,
+// futures with done-callbacks.
+#pragma once
+#include <sys/types.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace conc {
+
+// get() on a future whose task was cancelled (concurrent.futures.CancelledError).
+class future_cancelled : public std::runtime_error {
+public:
+    future_cancelled() : std::runtime_error("future cancelled") {}
+};
+
+// A fork_pool worker process died with tasks of this future on it:
+// what() is "worker died: killed by signal 9" or "worker died: exited 3".
+class worker_died : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The fork_pool function threw in the worker; what() is the worker's what().
+class remote_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+template <class R>
+class future;
+template <class R>
+class promise;
+
+namespace detail {
+
+// Number of online CPUs, at least 1.
+unsigned online_cpus() noexcept;
+
+// True on a thread that belongs to some thread_pool.
+bool on_pool_thread() noexcept;
+
+// Waiters and done-callbacks park on one of a few mutex+condvar slots chosen
+// by the state's address, so a state costs no mutex of its own and finishing
+// a future nobody watches takes no lock.
+struct wait_slot {
+    alignas(64) std::mutex m;
+    std::condition_variable cv;
+};
+wait_slot& slot_for(const void* state) noexcept;
+
+// The reference-counted state shared by futures, promises and queued tasks.
+// status moves pending -> running (claimed) -> value|error|cancelled, once.
+struct state_base {
+    enum : std::uint32_t { pending, running, has_value, has_error, was_cancelled };
+
+    std::atomic<std::uint32_t> refs{1};
+    std::atomic<std::uint32_t> status{pending};
+    state_base* next = nullptr;     // thread_pool queue link
+    std::exception_ptr error;
+    std::atomic<bool> watched{false};  // a waiter or a callback may need the slot
+    bool runnable = false;          // run() computes the result (a submitted task)
+
+    virtual ~state_base() = default;
+    virtual void run() noexcept {}
+    virtual void cancel_now() noexcept = 0;  // after a successful claim()
+
+    void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+    bool claim() noexcept {
+        std::uint32_t p = pending;
+        return status.compare_exchange_strong(p, running, std::memory_order_acq_rel);
+    }
+    bool is_done() const noexcept { return status.load(std::memory_order_acquire) >= has_value; }
+
+    // Blocks until done.  On a pool thread, a still-pending task is run inline
+    // instead: waiting on your own pool's futures cannot deadlock.
+    void wait() {
+        if (is_done()) return;
+        if (runnable && on_pool_thread() && claim()) {
+            run();
+            return;
+        }
+        auto& sl = slot_for(this);
+        std::unique_lock lk(sl.m);
+        watched.store(true);  // seq_cst with the finisher's status store: one sees the other
+        sl.cv.wait(lk, [&] { return status.load() >= has_value; });
+    }
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> d) {
+        if (is_done()) return true;
+        auto& sl = slot_for(this);
+        std::unique_lock lk(sl.m);
+        watched.store(true);
+        return sl.cv.wait_for(lk, d, [&] { return status.load() >= has_value; });
+    }
+};
+
+template <class R>
+using stored_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+template <class R>
+struct shared_state : state_base {
+    using callback = std::function<void(const future<R>&)>;
+    std::optional<stored_t<R>> value;
+    std::unique_ptr<std::vector<callback>> callbacks;  // guarded by the slot
+
+    template <class... V>
+    void set_value(V&&... v) {
+        finish([&] { value.emplace(std::forward<V>(v)...); }, has_value);
+    }
+    void set_exception(std::exception_ptr e) {
+        finish([&] { error = std::move(e); }, has_error);
+    }
+    void cancel_now() noexcept override {
+        finish([] {}, was_cancelled);
+    }
+
+    // Only the thread that claimed the state calls this.
+    template <class Store>
+    void finish(Store&& store, std::uint32_t final_status) noexcept {
+        try {
+            store();
+        } catch (...) {
+            error = std::current_exception();
+            final_status = has_error;
+        }
+        status.store(final_status);
+        if (!watched.load()) return;
+        std::unique_ptr<std::vector<callback>> cbs;
+        auto& sl = slot_for(this);
+        {
+            std::lock_guard lk(sl.m);
+            cbs = std::move(callbacks);
+        }
+        sl.cv.notify_all();
+        if (cbs) {
+            future<R> self(this);
+            for (auto& cb : *cbs) {
+                try {
+                    cb(self);
+                } catch (...) {  // like concurrent.futures: a failing callback is ignored
+                }
+            }
+        }
+    }
+
+    // false if already done: the caller runs cb itself.
+    bool add_callback(callback&& cb) {
+        auto& sl = slot_for(this);
+        std::lock_guard lk(sl.m);
+        watched.store(true);
+        if (status.load() >= has_value) return false;
+        if (!callbacks) callbacks = std::make_unique<std::vector<callback>>();
+        callbacks->push_back(std::move(cb));
+        return true;
+    }
+};
+
+// A submitted callable and the state of its result, in one allocation.
+template <class R, class F>
+struct packaged final : shared_state<R> {
+    union {
+        F fn;
+    };
+    bool fn_alive = true;
+    explicit packaged(F&& f) : fn(std::move(f)) { this->runnable = true; }
+    ~packaged() override { destroy_fn(); }
+    void destroy_fn() noexcept {
+        if (fn_alive) {
+            fn_alive = false;
+            fn.~F();
+        }
+    }
+    void run() noexcept override {
+        try {
+            if constexpr (std::is_void_v<R>) {
+                fn();
+                destroy_fn();
+                this->set_value();
+            } else {
+                R r = fn();
+                destroy_fn();
+                this->set_value(std::move(r));
+            }
+        } catch (...) {
+            destroy_fn();
+            this->set_exception(std::current_exception());
+        }
+    }
+};
+
+}  // namespace detail
+
+// The result of a submitted task: a shared handle (copies refer to the same
+// result), like concurrent.futures.Future.  Safe to use from any thread.
+template <class R>
+class future {
+public:
+    future() noexcept = default;
+    explicit future(detail::shared_state<R>* s) noexcept : s_(s) {
+        if (s_) s_->add_ref();
+    }
+    future(const future& o) noexcept : future(o.s_) {}
+    future(future&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    future& operator=(future o) noexcept {
+        std::swap(s_, o.s_);
+        return *this;
+    }
+    ~future() {
+        if (s_) s_->release();
+    }
+
+    bool valid() const noexcept { return s_ != nullptr; }
+    // Finished: with a value, an exception, or cancelled.
+    bool done() const noexcept { return s_->is_done(); }
+    bool running() const noexcept { return s_->status.load() == detail::state_base::running; }
+    bool cancelled() const noexcept {
+        return s_->status.load(std::memory_order_acquire) == detail::state_base::was_cancelled;
+    }
+    // Cancels a task that has not started; true if the future is now cancelled.
+    bool cancel() const noexcept {
+        if (s_->claim()) s_->cancel_now();
+        return cancelled();
+    }
+    void wait() const { s_->wait(); }
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> d) const {
+        return s_->wait_for(d);
+    }
+    // The result (a reference valid while a copy of this future lives); rethrows
+    // the task's exception; throws future_cancelled.
+    std::add_lvalue_reference_t<std::add_const_t<detail::stored_t<R>>> get() const
+        requires(!std::is_void_v<R>)
+    {
+        wait();
+        check();
+        return *s_->value;
+    }
+    void get() const
+        requires std::is_void_v<R>
+    {
+        wait();
+        check();
+    }
+    // Moves the result out (for move-only results); call at most once.
+    R take() const {
+        wait();
+        check();
+        if constexpr (!std::is_void_v<R>) return std::move(*s_->value);
+    }
+    // The task's exception, or null.  Waits.  Throws future_cancelled.
+    std::exception_ptr exception() const {
+        wait();
+        if (cancelled()) throw future_cancelled();
+        return s_->error;
+    }
+    // fn(const future<R>&) runs once the future is done, on the thread that
+    // finishes it; right now, on this thread, if it is already done.
+    template <class Fn>
+    void add_done_callback(Fn&& fn) const {
+        typename detail::shared_state<R>::callback cb(std::forward<Fn>(fn));
+        if (!s_->add_callback(std::move(cb))) cb(*this);
+    }
+
+    friend bool operator==(const future& a, const future& b) noexcept { return a.s_ == b.s_; }
+
+    // Runs the task on this thread if nobody has started it yet.
+    bool try_run_inline() const {
+        if (!s_->runnable || !s_->claim()) return false;
+        s_->run();
+        return true;
+    }
+
+private:
+    void check() const {
+        auto st = s_->status.load(std::memory_order_acquire);
+        if (st == detail::state_base::was_cancelled) throw future_cancelled();
+        if (st == detail::state_base::has_error) std::rethrow_exception(s_->error);
+    }
+    detail::shared_state<R>* s_ = nullptr;
+};
+
+// The producing side of a future that no pool computes (asyncio.Future's set_result).
+template <class R>
+class promise {
+public:
+    promise() : s_(new detail::shared_state<R>) {}
+    promise(promise&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    promise& operator=(promise&& o) noexcept {
+        std::swap(s_, o.s_);
+        return *this;
+    }
+    ~promise() {
+        if (s_) s_->release();
+    }
+    future<R> get_future() const { return future<R>(s_); }
+    // false if the future was cancelled (or already claimed) before the work began.
+    bool claim() noexcept { return s_->claim(); }
+    // Each of these claims first if needed; no-op if the future is already done.
+    template <class... V>
+    void set_value(V&&... v) {
+        if (claim_or_running()) s_->set_value(std::forward<V>(v)...);
+    }
+    void set_exception(std::exception_ptr e) {
+        if (claim_or_running()) s_->set_exception(std::move(e));
+    }
+
+private:
+    bool claim_or_running() noexcept {
+        return s_->claim() || s_->status.load() == detail::state_base::running;
+    }
+    detail::shared_state<R>* s_;
+};
+
+namespace detail {
+
+// Lazy ordered (or completion-ordered) iteration over chunked results: at most
+// `window` chunks are in flight; input is read only as results are consumed.
+// Submit: (iterator&, sentinel&, chunksize) -> std::pair<future<std::vector<R>>, size_t>.
+template <class R, class View, class Submit>
+class imap_range {
+    using in_iter = std::ranges::iterator_t<View>;
+    using in_sent = std::ranges::sentinel_t<View>;
+    using chunk_future = future<std::vector<R>>;
+
+    struct done_channel {
+        std::mutex m;
+        std::condition_variable cv;
+        std::deque<chunk_future> ready;
+    };
+
+    struct impl {
+        View view;
+        in_iter it;
+        in_sent end;
+        std::size_t chunksize, window;
+        bool ordered;
+        Submit submit;
+        std::deque<std::pair<chunk_future, std::size_t>> inflight;
+        std::shared_ptr<done_channel> chan;
+        std::vector<R> cur;
+        std::exception_ptr cur_err;
+        std::size_t cur_count = 0, pos = 0;
+
+        impl(View v, std::size_t cs, std::size_t w, bool ord, Submit s)
+            : view(std::move(v)), it(std::ranges::begin(view)), end(std::ranges::end(view)),
+              chunksize(cs ? cs : 1), window(w ? w : 1), ordered(ord), submit(std::move(s)) {
+            if (!ordered) chan = std::make_shared<done_channel>();
+        }
+        ~impl() {
+            for (auto& f : inflight) f.first.cancel();
+            for (auto& f : inflight) f.first.wait();
+        }
+        void fill() {
+            while (inflight.size() < window && it != end) {
+                auto [f, n] = submit(it, end, chunksize);
+                if (!ordered) {
+                    f.add_done_callback([c = chan](const chunk_future& d) {
+                        {
+                            std::lock_guard lk(c->m);
+                            c->ready.push_back(d);
+                        }
+                        c->cv.notify_one();
+                    });
+                }
+                inflight.emplace_back(std::move(f), n);
+            }
+        }
+        // Loads the next finished chunk into cur; false at the end.
+        bool next_chunk() {
+            for (;;) {
+                fill();
+                if (inflight.empty()) return false;
+                chunk_future f;
+                std::size_t n;
+                if (ordered) {
+                    f = std::move(inflight.front().first);
+                    n = inflight.front().second;
+                    inflight.pop_front();
+                    f.wait();
+                } else {
+                    f = take_ready();
+                    auto i = inflight.begin();
+                    while (!(i->first == f)) ++i;
+                    n = i->second;
+                    inflight.erase(i);
+                }
+                pos = 0;
+                cur_err = nullptr;
+                cur.clear();
+                try {
+                    cur = f.take();
+                    cur_count = cur.size();
+                } catch (...) {
+                    cur_err = std::current_exception();
+                    cur_count = n;
+                }
+                if (cur_count) return true;
+            }
+        }
+        chunk_future take_ready() {
+            std::unique_lock lk(chan->m);
+            while (chan->ready.empty()) {
+                if (on_pool_thread()) {  // help instead of blocking a pool thread
+                    lk.unlock();
+                    bool ran = false;
+                    for (auto& f : inflight)
+                        if ((ran = f.first.try_run_inline())) break;
+                    lk.lock();
+                    if (ran) continue;
+                }
+                chan->cv.wait(lk);
+            }
+            chunk_future f = std::move(chan->ready.front());
+            chan->ready.pop_front();
+            return f;
+        }
+    };
+
+public:
+    class iterator {
+    public:
+        using value_type = R;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+        iterator() = default;
+        explicit iterator(impl* p) : p_(p) {}
+        // The result at this position; rethrows its task's exception (the
+        // iteration may go on past it).
+        R& operator*() const {
+            if (p_->cur_err) std::rethrow_exception(p_->cur_err);
+            return p_->cur[p_->pos];
+        }
+        R* operator->() const { return &**this; }
+        iterator& operator++() {
+            if (++p_->pos >= p_->cur_count && !p_->next_chunk()) p_->cur_count = p_->pos = 0;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        bool operator==(std::default_sentinel_t) const { return p_->pos >= p_->cur_count; }
+
+    private:
+        impl* p_ = nullptr;
+    };
+
+    imap_range(View v, std::size_t chunksize, std::size_t window, bool ordered, Submit s)
+        : p_(std::make_unique<impl>(std::move(v), chunksize, window, ordered, std::move(s))) {}
+
+    // Call once: starts the work.
+    iterator begin() {
+        if (!p_->next_chunk()) p_->cur_count = p_->pos = 0;
+        return iterator(p_.get());
+    }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::unique_ptr<impl> p_;
+};
+
+template <class F, class Range>
+using map_result_t =
+    std::decay_t<std::invoke_result_t<F&, const std::ranges::range_value_t<Range>&>>;
+
+}  // namespace detail
+
+// A fixed set of threads running submitted callables (ThreadPoolExecutor).
+//
+// Waiting on a future of a pool from a pool thread (get, wait, imap) runs the
+// task inline if it has not started, so tasks may submit to their own pool
+// and wait for the results without deadlock, even with one thread.
+class thread_pool {
+public:
+    // n == 0: one thread per online CPU.
+    explicit thread_pool(unsigned n = 0);
+    ~thread_pool();  // shutdown(true): runs what is queued, joins
+    thread_pool(const thread_pool&) = delete;
+    thread_pool& operator=(const thread_pool&) = delete;
+
+    unsigned size() const noexcept { return unsigned(threads_.size()); }
+
+    // f(args...) on a pool thread; the arguments are copied (or moved) now.
+    // Throws std::runtime_error after shutdown.
+    template <class F, class... Args>
+    auto submit(F&& f, Args&&... args) {
+        using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>;
+        auto call = [f = std::forward<F>(f), ... a = std::forward<Args>(args)]() mutable -> R {
+            return std::invoke(f, a...);
+        };
+        auto* s = new detail::packaged<R, decltype(call)>(std::move(call));
+        future<R> fut(s);  // refs: ours (1) + the future's
+        enqueue(s);        // the queue takes our reference
+        return fut;
+    }
+
+    // Results of f over range, in order.  chunksize 0: about 4 chunks a thread
+    // for a sized range, else 1.  Rethrows the first exception in input order.
+    template <class F, class Range>
+    auto map(F f, Range&& range, std::size_t chunksize = 0) {
+        using R = detail::map_result_t<F, Range>;
+        std::vector<R> out;
+        if constexpr (std::ranges::sized_range<Range>) {
+            auto n = std::size_t(std::ranges::size(range));
+            out.reserve(n);
+            if (chunksize == 0) chunksize = std::max<std::size_t>(1, (n + 4 * size() - 1) / (4 * size()));
+        }
+        for (auto& r : imap(std::move(f), std::forward<Range>(range), chunksize ? chunksize : 1))
+            out.push_back(std::move(r));
+        return out;
+    }
+
+    // Lazy, ordered: results are consumed while later ones are computed, with
+    // at most a few chunks a thread in flight (Pool.imap).  A chunk whose task
+    // threw rethrows at each of its positions.  Destroying the range cancels
+    // pending chunks and waits for running ones.
+    template <class F, class Range>
+    auto imap(F f, Range&& range, std::size_t chunksize = 1) {
+        return make_imap(std::move(f), std::forward<Range>(range), chunksize, true);
+    }
+    // The same, in completion order (Pool.imap_unordered).
+    template <class F, class Range>
+    auto imap_unordered(F f, Range&& range, std::size_t chunksize = 1) {
+        return make_imap(std::move(f), std::forward<Range>(range), chunksize, false);
+    }
+
+    // Executor.shutdown(wait, cancel_futures): no more submissions; with
+    // cancel_pending, tasks not yet started are cancelled; with wait, returns
+    // once every thread has finished (not when called from a pool thread).
+    void shutdown(bool wait = true, bool cancel_pending = false);
+
+private:
+    template <class F, class Range>
+    auto make_imap(F f, Range&& range, std::size_t chunksize, bool ordered) {
+        using In = std::ranges::range_value_t<Range>;
+        using R = detail::map_result_t<F, Range>;
+        static_assert(!std::is_void_v<R>, "imap/map need a function that returns a value");
+        auto fn = std::make_shared<F>(std::move(f));
+        auto submit_chunk = [this, fn](auto& it, auto& end, std::size_t cs) {
+            std::vector<In> items;
+            items.reserve(cs);
+            for (; items.size() < cs && it != end; ++it) items.push_back(*it);
+            std::size_t n = items.size();
+            auto fut = submit([fn, items = std::move(items)]() {
+                std::vector<R> out;
+                out.reserve(items.size());
+                for (const auto& x : items) out.push_back(std::invoke(*fn, x));
+                return out;
+            });
+            return std::pair{std::move(fut), n};
+        };
+        using View = std::views::all_t<Range>;
+        return detail::imap_range<R, View, decltype(submit_chunk)>(
+            std::views::all(std::forward<Range>(range)), chunksize, 4 * size() + 2, ordered,
+            std::move(submit_chunk));
+    }
+
+    void enqueue(detail::state_base* s);
+    void worker();
+
+    std::mutex m_;
+    std::condition_variable cv_;
+    detail::state_base* head_ = nullptr;
+    detail::state_base* tail_ = nullptr;
+    unsigned idle_ = 0;
+    bool stopping_ = false;
+    std::mutex join_m_;
+    std::vector<std::thread> threads_;
+};
+
+struct fork_pool_options {
+    unsigned maxtasksperchild = 0;  // renew a worker after this many tasks (chunks); 0: never
+    unsigned tasks_ahead = 2;       // tasks (chunks) queued on a worker's pipe at once
+};
+
+// N worker processes forked at construction, each running fn (fixed before the
+// fork) on byte strings sent over pipes (multiprocessing.Pool).  A worker that
+// dies fails only the task it was running and is replaced.  fn may run in a
+// child forked while other threads of the parent held locks: like Python's
+// "fork" start method, it should not need locks other threads may hold.
+class fork_pool {
+public:
+    using function = std::function<std::string(std::string_view)>;
+
+    explicit fork_pool(function fn, unsigned n = 0, fork_pool_options opt = {});
+    // terminate() then join(), like leaving Python's "with Pool() as p:".
+    // Call close() and join() first to let queued work finish.
+    ~fork_pool();
+    fork_pool(const fork_pool&) = delete;
+    fork_pool& operator=(const fork_pool&) = delete;
+
+    unsigned size() const noexcept;
+
+    std::string apply(std::string_view item) { return apply_async(item).take(); }
+    future<std::string> apply_async(std::string_view item);
+
+    // chunksize 0: about 4 chunks a worker for a sized range, else 1.
+    template <class Range>
+    std::vector<std::string> map(Range&& range, std::size_t chunksize = 0) {
+        std::vector<std::string> out;
+        if constexpr (std::ranges::sized_range<Range>) {
+            auto n = std::size_t(std::ranges::size(range));
+            out.reserve(n);
+            if (chunksize == 0) chunksize = std::max<std::size_t>(1, (n + 4 * size() - 1) / (4 * size()));
+        }
+        for (auto& r : imap(std::forward<Range>(range), chunksize ? chunksize : 1))
+            out.push_back(std::move(r));
+        return out;
+    }
+    // Items are anything convertible to std::string_view.  A chunk travels to
+    // a worker as one message and comes back as one.
+    template <class Range>
+    auto imap(Range&& range, std::size_t chunksize = 1) {
+        return make_imap(std::forward<Range>(range), chunksize, true);
+    }
+    template <class Range>
+    auto imap_unordered(Range&& range, std::size_t chunksize = 1) {
+        return make_imap(std::forward<Range>(range), chunksize, false);
+    }
+
+    void close();      // no more tasks; workers exit once the queued ones are done
+    void terminate();  // kill the workers (SIGKILL) now; unfinished futures fail
+    void join();       // after close() or terminate(): waits for the workers to exit
+
+    // Internal: a chunk message, as built by make_imap.
+    future<std::vector<std::string>> submit_chunk(std::string frame, std::uint32_t count);
+
+private:
+    template <class Range>
+    auto make_imap(Range&& range, std::size_t chunksize, bool ordered) {
+        auto submit = [this](auto& it, auto& end, std::size_t cs) {
+            // u64 payload length, u32 count, then (u32 length, bytes) per item
+            std::string frame(12 + cs * 16, '\0');
+            std::size_t used = 12;
+            std::uint32_t n = 0;
+            for (; n < cs && it != end; ++it, ++n) {
+                std::string_view v(*it);
+                std::size_t need = used + 4 + v.size();
+                if (need > frame.size()) frame.resize(std::max(need, 2 * frame.size()));
+                auto len = std::uint32_t(v.size());
+                std::memcpy(frame.data() + used, &len, 4);
+                std::memcpy(frame.data() + used + 4, v.data(), v.size());
+                used = need;
+            }
+            frame.resize(used);
+            return std::pair{submit_chunk(std::move(frame), n), std::size_t(n)};
+        };
+        using View = std::views::all_t<Range>;
+        return detail::imap_range<std::string, View, decltype(submit)>(
+            std::views::all(std::forward<Range>(range)), chunksize, 3 * size() + 1, ordered,
+            std::move(submit));
+    }
+
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace conc

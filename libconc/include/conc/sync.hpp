@@ -1,0 +1,431 @@
+// conc/sync.hpp: locks, conditions, semaphores, events and barriers that work
+// between processes (placed in shared memory) as well as between threads.
+//
+// The in-memory primitives (mutex, recursive_mutex, condition, semaphore,
+// bounded_semaphore, event, barrier, rwlock) are standard-layout objects meant
+// to live at a fixed address inside a shared mapping: the creator constructs
+// each one once (placement new, or conc::construct_in from shm.hpp), every
+// other process uses it in place.  They are neither copyable nor movable.
+// Exactly one process destroys them, or none (the mapping going away is enough
+// on Linux).
+//
+// Every blocking call has a timed form (try_*_for / try_*_until, wait_for).
+// Timeouts are measured on the steady clock; waits that the kernel only offers
+// on CLOCK_REALTIME are re-armed when a clock step ends them early.
+//
+// Failures of the system are thrown as conc::sys_error; ordinary outcomes
+// (a timeout, a lock already held) are return values.
+#pragma once
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "conc/error.hpp"
+
+namespace conc {
+
+// ---------------------------------------------------------------------------
+// Names and keys, shared with shm.hpp.
+
+// How a named object (POSIX shm segment, named semaphore, SysV set) is opened.
+enum class open_mode {
+    create_exclusive,  // O_CREAT|O_EXCL / IPC_CREAT|IPC_EXCL: fails with EEXIST
+    open_existing,     // fails with ENOENT when missing
+    create_or_open,    // whichever applies; see created() on the handle
+};
+
+// A System V IPC key: from a path and a project id (ftok), or IPC_PRIVATE.
+struct ipc_key {
+    key_t value;
+    // ftok(path, proj_id); throws sys_error("ftok 'path'") if path is missing.
+    static ipc_key from_path(const std::string& path, int proj_id);
+    static ipc_key private_key() noexcept;  // IPC_PRIVATE
+    bool is_private() const noexcept;
+};
+
+namespace detail {
+using nanos = std::chrono::nanoseconds;
+template <class Rep, class Period>
+nanos to_nanos(const std::chrono::duration<Rep, Period>& d) {
+    auto n = std::chrono::duration_cast<nanos>(d);
+    return n < nanos::zero() ? nanos::zero() : n;
+}
+template <class Clock, class Dur>
+nanos until_nanos(const std::chrono::time_point<Clock, Dur>& tp) {
+    return to_nanos(tp - Clock::now());
+}
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Robust, process-shared mutexes.
+
+class condition;
+
+// What an acquisition found.  owner_died: the previous owner died holding
+// the lock; it has been made consistent again, but the data it guarded may be
+// half-updated and the new owner should check or repair it.
+struct lock_result {
+    bool acquired = false;
+    bool owner_died = false;
+    explicit operator bool() const noexcept { return acquired; }
+};
+
+namespace detail {
+// The common body of mutex and recursive_mutex (PTHREAD_PROCESS_SHARED,
+// PTHREAD_MUTEX_ROBUST).  EOWNERDEAD is handled by marking the mutex
+// consistent and recording the fact in owner_died().
+class robust_mutex_base {
+public:
+    robust_mutex_base(const robust_mutex_base&) = delete;
+    robust_mutex_base& operator=(const robust_mutex_base&) = delete;
+
+    // Lockable / TimedLockable: usable with std::lock_guard, std::unique_lock,
+    // std::scoped_lock.
+    void lock() {
+        int rc = pthread_mutex_lock(&m_);
+        if (rc == 0 && depth_++ == 0) {
+            owner_died_ = false;
+            return;
+        }
+        if (rc != 0) after_lock(rc, "pthread_mutex_lock");
+    }
+    bool try_lock() { return try_lock_checked().acquired; }
+    template <class Rep, class Period>
+    bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+        return try_lock_for_checked(detail::to_nanos(d)).acquired;
+    }
+    template <class Clock, class Dur>
+    bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
+        return try_lock_for_checked(detail::until_nanos(tp)).acquired;
+    }
+    void unlock() {
+        --depth_;
+        if (int rc = pthread_mutex_unlock(&m_); rc != 0) unlock_failed(rc);
+    }
+
+    // The same acquisitions, reporting whether the previous owner died.
+    lock_result lock_checked();
+    lock_result try_lock_checked();
+    lock_result try_lock_for_checked(std::chrono::nanoseconds timeout);
+
+    // Read while holding the lock: whether the acquisition that got it found
+    // the previous owner dead.  Stays set until the next acquisition.
+    bool owner_died() const noexcept { return owner_died_; }
+
+    pthread_mutex_t* native_handle() noexcept { return &m_; }
+
+protected:
+    explicit robust_mutex_base(int type);
+    ~robust_mutex_base();
+
+private:
+    friend class conc::condition;
+    lock_result after_lock(int rc, const char* doing);
+    [[noreturn]] void unlock_failed(int rc);
+
+    pthread_mutex_t m_;
+    unsigned depth_ = 0;  // acquisitions by the holder (recursive), touched only while held
+    bool owner_died_ = false;
+};
+}  // namespace detail
+
+// A non-recursive robust process-shared mutex (Python's multiprocessing.Lock,
+// with the kernel's help when a holder dies).
+class mutex : public detail::robust_mutex_base {
+public:
+    mutex();
+};
+
+// The same, re-lockable by the thread that holds it (multiprocessing.RLock).
+class recursive_mutex : public detail::robust_mutex_base {
+public:
+    recursive_mutex();
+};
+
+// ---------------------------------------------------------------------------
+// Condition variable (process-shared, CLOCK_MONOTONIC), used with conc::mutex.
+class condition {
+public:
+    condition();
+    ~condition();
+    condition(const condition&) = delete;
+    condition& operator=(const condition&) = delete;
+
+    void wait(std::unique_lock<mutex>& lock);
+    template <class Pred>
+    void wait(std::unique_lock<mutex>& lock, Pred pred) {
+        while (!pred()) wait(lock);
+    }
+    template <class Rep, class Period>
+    std::cv_status wait_for(std::unique_lock<mutex>& lock,
+                            const std::chrono::duration<Rep, Period>& d) {
+        return wait_ns(lock, detail::to_nanos(d));
+    }
+    // true if pred() held before the time ran out.
+    template <class Rep, class Period, class Pred>
+    bool wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& d,
+                  Pred pred) {
+        return wait_until(lock, std::chrono::steady_clock::now() + detail::to_nanos(d),
+                          std::move(pred));
+    }
+    template <class Clock, class Dur>
+    std::cv_status wait_until(std::unique_lock<mutex>& lock,
+                              const std::chrono::time_point<Clock, Dur>& tp) {
+        return wait_ns(lock, detail::until_nanos(tp));
+    }
+    template <class Clock, class Dur, class Pred>
+    bool wait_until(std::unique_lock<mutex>& lock, const std::chrono::time_point<Clock, Dur>& tp,
+                    Pred pred) {
+        while (!pred())
+            if (wait_until(lock, tp) == std::cv_status::timeout) return pred();
+        return true;
+    }
+
+    void notify_one();
+    void notify_all();
+    pthread_cond_t* native_handle() noexcept { return &c_; }
+
+private:
+    std::cv_status wait_ns(std::unique_lock<mutex>& lock, std::chrono::nanoseconds timeout);
+    pthread_cond_t c_;
+};
+
+// ---------------------------------------------------------------------------
+// Counting semaphore (sem_init with pshared = 1).
+class semaphore {
+public:
+    explicit semaphore(unsigned initial = 0);
+    ~semaphore();
+    semaphore(const semaphore&) = delete;
+    semaphore& operator=(const semaphore&) = delete;
+
+    void acquire();
+    bool try_acquire();
+    template <class Rep, class Period>
+    bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
+        return try_acquire_ns(detail::to_nanos(d));
+    }
+    template <class Clock, class Dur>
+    bool try_acquire_until(const std::chrono::time_point<Clock, Dur>& tp) {
+        return try_acquire_ns(detail::until_nanos(tp));
+    }
+    void release(unsigned n = 1);
+    int value() const;  // a snapshot, stale by the time it returns
+
+private:
+    bool try_acquire_ns(std::chrono::nanoseconds timeout);
+    mutable sem_t s_;
+};
+
+// A semaphore that may not be released above its initial value (Python's
+// BoundedSemaphore): release() past the bound throws std::logic_error and
+// changes nothing.
+class bounded_semaphore {
+public:
+    explicit bounded_semaphore(unsigned initial);
+    bounded_semaphore(const bounded_semaphore&) = delete;
+    bounded_semaphore& operator=(const bounded_semaphore&) = delete;
+
+    void acquire();
+    bool try_acquire();
+    template <class Rep, class Period>
+    bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
+        return try_acquire_ns(detail::to_nanos(d));
+    }
+    void release(unsigned n = 1);
+    unsigned value() const;
+    unsigned max() const noexcept { return max_; }
+
+private:
+    bool try_acquire_ns(std::chrono::nanoseconds timeout);
+    mutable mutex m_;
+    condition c_;
+    unsigned count_;
+    unsigned max_;
+};
+
+// ---------------------------------------------------------------------------
+// Event: a flag others can wait for (threading.Event / multiprocessing.Event).
+class event {
+public:
+    event() = default;
+    event(const event&) = delete;
+    event& operator=(const event&) = delete;
+
+    void set();
+    void clear();
+    bool is_set() const;
+    void wait();
+    // Returns the flag: false if the time ran out before it was set.
+    template <class Rep, class Period>
+    bool wait_for(const std::chrono::duration<Rep, Period>& d) {
+        return wait_ns(detail::to_nanos(d));
+    }
+
+private:
+    bool wait_ns(std::chrono::nanoseconds timeout);
+    mutable mutex m_;
+    condition c_;
+    bool flag_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Barrier for a fixed number of parties, reusable over generations.
+class barrier {
+public:
+    explicit barrier(unsigned parties);
+    barrier(const barrier&) = delete;
+    barrier& operator=(const barrier&) = delete;
+
+    // Waits until all parties have arrived.  Returns true for exactly one
+    // caller per generation (the last to arrive: the "serial" one).
+    bool arrive_and_wait();
+    // The same with a time limit: std::nullopt if it ran out, in which case
+    // this caller's arrival is withdrawn and the barrier stays usable.
+    template <class Rep, class Period>
+    std::optional<bool> arrive_and_wait_for(const std::chrono::duration<Rep, Period>& d) {
+        return arrive_ns(detail::to_nanos(d));
+    }
+    unsigned parties() const noexcept { return parties_; }
+
+private:
+    std::optional<bool> arrive_ns(std::optional<std::chrono::nanoseconds> timeout);
+    mutex m_;
+    condition c_;
+    unsigned parties_;
+    unsigned waiting_ = 0;
+    unsigned long generation_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Reader-writer lock (pthread_rwlock, process-shared, writers preferred so a
+// stream of readers cannot starve them).  Lockable + SharedLockable, so it
+// works with std::unique_lock and std::shared_lock.  Not robust: POSIX has no
+// robust rwlocks, so a holder that dies leaves it held.
+class rwlock {
+public:
+    rwlock();
+    ~rwlock();
+    rwlock(const rwlock&) = delete;
+    rwlock& operator=(const rwlock&) = delete;
+
+    void lock();
+    bool try_lock();
+    template <class Rep, class Period>
+    bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+        return timed_ns(true, detail::to_nanos(d));
+    }
+    template <class Clock, class Dur>
+    bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
+        return timed_ns(true, detail::until_nanos(tp));
+    }
+    void unlock();
+
+    void lock_shared();
+    bool try_lock_shared();
+    template <class Rep, class Period>
+    bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& d) {
+        return timed_ns(false, detail::to_nanos(d));
+    }
+    template <class Clock, class Dur>
+    bool try_lock_shared_until(const std::chrono::time_point<Clock, Dur>& tp) {
+        return timed_ns(false, detail::until_nanos(tp));
+    }
+    void unlock_shared();
+
+private:
+    bool timed_ns(bool exclusive, std::chrono::nanoseconds timeout);
+    pthread_rwlock_t l_;
+};
+
+// ---------------------------------------------------------------------------
+// Named POSIX semaphore (sem_open).  The handle is RAII (sem_close) and
+// move-only; the name lives on until unlink().
+class named_semaphore {
+public:
+    named_semaphore() noexcept = default;
+    // name gets a leading '/' if it lacks one.  initial and mode apply only
+    // when the semaphore is created.
+    named_semaphore(std::string name, open_mode how, unsigned initial = 0, mode_t mode = 0600);
+    named_semaphore(named_semaphore&& o) noexcept;
+    named_semaphore& operator=(named_semaphore&& o) noexcept;
+    named_semaphore(const named_semaphore&) = delete;
+    named_semaphore& operator=(const named_semaphore&) = delete;
+    ~named_semaphore();
+
+    void acquire();
+    bool try_acquire();
+    template <class Rep, class Period>
+    bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
+        return try_acquire_ns(detail::to_nanos(d));
+    }
+    void release(unsigned n = 1);
+    int value() const;
+
+    const std::string& name() const noexcept { return name_; }
+    bool created() const noexcept { return created_; }
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+    void unlink();                              // sem_unlink(name())
+    static void unlink(const std::string& name);  // throws unless it existed
+    static bool unlink_if_exists(const std::string& name);
+
+private:
+    bool try_acquire_ns(std::chrono::nanoseconds timeout);
+    void close() noexcept;
+    sem_t* s_ = nullptr;
+    std::string name_;
+    bool created_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// A System V semaphore set.  Its strength: acquire(i, undo = true) uses
+// SEM_UNDO, so the kernel gives the unit back if the holder exits or is killed.
+// The set persists in the kernel until remove(); the handle only names it.
+class sysv_semaphore_set {
+public:
+    sysv_semaphore_set() noexcept = default;
+    // Creates nsems semaphores, each set to initial, or opens an existing set
+    // (nsems may then be 0).  A private key always creates.  An opener that
+    // races a creator waits (up to a second) until the creator has set the values.
+    sysv_semaphore_set(ipc_key key, int nsems, open_mode how, unsigned short initial = 0,
+                       mode_t mode = 0600);
+    sysv_semaphore_set(sysv_semaphore_set&& o) noexcept;
+    sysv_semaphore_set& operator=(sysv_semaphore_set&& o) noexcept;
+    sysv_semaphore_set(const sysv_semaphore_set&) = delete;
+    sysv_semaphore_set& operator=(const sysv_semaphore_set&) = delete;
+    ~sysv_semaphore_set() = default;
+
+    // With undo, pair acquire and release with the same flag: the kernel
+    // keeps one adjustment per process and semaphore.
+    void acquire(int i, bool undo = true);
+    bool try_acquire(int i, bool undo = true);
+    template <class Rep, class Period>
+    bool try_acquire_for(int i, const std::chrono::duration<Rep, Period>& d, bool undo = true) {
+        return try_acquire_ns(i, detail::to_nanos(d), undo);
+    }
+    void release(int i, bool undo = true, unsigned short n = 1);
+    int value(int i) const;
+    void set_value(int i, int v);  // SETVAL: also clears every process's undo for i
+    void remove();                 // IPC_RMID; waiters get EIDRM
+
+    int id() const noexcept { return id_; }
+    int size() const noexcept { return nsems_; }
+    bool created() const noexcept { return created_; }
+
+private:
+    bool op(int i, short delta, short flags, const std::chrono::nanoseconds* timeout);
+    bool try_acquire_ns(int i, std::chrono::nanoseconds timeout, bool undo);
+    int id_ = -1;
+    int nsems_ = 0;
+    bool created_ = false;
+};
+
+}  // namespace conc

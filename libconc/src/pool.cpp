@@ -1,0 +1,621 @@
+#include "conc/pool.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <set>
+
+#include "conc/error.hpp"
+#include "conc/fd.hpp"
+
+namespace conc {
+
+namespace detail {
+
+static thread_local bool tls_pool_thread = false;
+
+bool on_pool_thread() noexcept { return tls_pool_thread; }
+
+wait_slot& slot_for(const void* state) noexcept {
+    static wait_slot slots[64];
+    auto a = reinterpret_cast<std::uintptr_t>(state);
+    return slots[(a >> 6 ^ a >> 12) % 64];
+}
+
+unsigned online_cpus() noexcept {
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = std::thread::hardware_concurrency();
+    return n < 1 ? 1u : unsigned(n);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- thread_pool
+
+thread_pool::thread_pool(unsigned n) {
+    if (n == 0) n = detail::online_cpus();
+    threads_.reserve(n);
+    try {
+        for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { worker(); });
+    } catch (...) {
+        shutdown(true, true);
+        throw;
+    }
+}
+
+thread_pool::~thread_pool() { shutdown(true, false); }
+
+void thread_pool::enqueue(detail::state_base* s) {
+    bool wake;
+    {
+        std::unique_lock lk(m_);
+        if (stopping_) {
+            lk.unlock();
+            s->release();
+            throw std::runtime_error("thread_pool: submit after shutdown");
+        }
+        s->next = nullptr;
+        if (tail_)
+            tail_->next = s;
+        else
+            head_ = s;
+        tail_ = s;
+        wake = idle_ > 0;
+    }
+    if (wake) cv_.notify_one();
+}
+
+void thread_pool::worker() {
+    detail::tls_pool_thread = true;
+    for (;;) {
+        detail::state_base* t;
+        {
+            std::unique_lock lk(m_);
+            while (!head_ && !stopping_) {
+                ++idle_;
+                cv_.wait(lk);
+                --idle_;
+            }
+            if (!head_) return;  // stopping and drained
+            t = head_;
+            head_ = t->next;
+            if (!head_) tail_ = nullptr;
+        }
+        if (t->claim()) t->run();  // else cancelled, or run inline by a waiter
+        t->release();
+    }
+}
+
+void thread_pool::shutdown(bool wait, bool cancel_pending) {
+    detail::state_base* cancelled = nullptr;
+    {
+        std::lock_guard lk(m_);
+        stopping_ = true;
+        if (cancel_pending) {
+            cancelled = head_;
+            head_ = tail_ = nullptr;
+        }
+    }
+    cv_.notify_all();
+    while (cancelled) {
+        auto* next = cancelled->next;
+        if (cancelled->claim()) cancelled->cancel_now();
+        cancelled->release();
+        cancelled = next;
+    }
+    if (!wait) return;
+    std::lock_guard jl(join_m_);
+    auto self = std::this_thread::get_id();
+    for (auto& t : threads_)
+        if (t.joinable() && t.get_id() != self) t.join();
+}
+
+// ---------------------------------------------------------------- fork_pool
+
+namespace {
+
+// Every fd a fork_pool holds in the parent.  A child closes them all after
+// fork, so no worker keeps another worker's (or another pool's) pipe open.
+// The lock is held from pipe creation through fork.
+std::mutex registry_m;
+std::set<int> registry;
+
+void unregister_fd(unique_fd& fd) {
+    if (!fd) return;
+    std::lock_guard lk(registry_m);
+    registry.erase(fd.get());
+    fd.reset();
+}
+
+std::string describe_status(int st) {
+    if (WIFSIGNALED(st)) return "worker died: killed by signal " + std::to_string(WTERMSIG(st));
+    if (WIFEXITED(st)) return "worker died: exited " + std::to_string(WEXITSTATUS(st));
+    return "worker died";
+}
+
+int reap(pid_t pid) {
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) return 0;
+    }
+    return st;
+}
+
+template <class T>
+void put(std::string& s, T v) {
+    s.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <class T>
+T get_at(const char* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// The worker process: frames in on `in`, frames out on `out`, until end of file.
+[[noreturn]] void worker_main(const fork_pool::function& fn, int in, int out) {
+    try {
+        std::vector<char> buf;
+        std::string res;
+        for (;;) {
+            std::uint64_t len;
+            if (read_full(in, &len, sizeof len) != sizeof len) break;
+            buf.resize(len);
+            if (read_full(in, buf.data(), len) != len) break;
+            const char* p = buf.data();
+            auto count = get_at<std::uint32_t>(p);
+            p += 4;
+            std::size_t used = 8;
+            // Raw writes into a buffer grown by doubling: per-item appends cost more than fn here.
+            auto emit = [&](char ok, std::string_view r) {
+                std::size_t need = used + 5 + r.size();
+                if (need > res.size()) res.resize(std::max(need, 2 * res.size()));
+                char* d = res.data() + used;
+                d[0] = ok;
+                auto n = std::uint32_t(r.size());
+                std::memcpy(d + 1, &n, 4);
+                std::memcpy(d + 5, r.data(), r.size());
+                used = need;
+            };
+            if (res.size() < 4096) res.resize(4096);
+            for (std::uint32_t i = 0; i < count; ++i) {
+                auto n = get_at<std::uint32_t>(p);
+                p += 4;
+                std::string_view item(p, n);
+                p += n;
+                try {
+                    emit('\1', fn(item));
+                } catch (const std::exception& e) {
+                    emit('\0', e.what());
+                } catch (...) {
+                    emit('\0', "unknown exception");
+                }
+            }
+            std::uint64_t plen = used - 8;
+            std::memcpy(res.data(), &plen, 8);
+            write_all(out, res.data(), used);
+        }
+    } catch (...) {
+        std::fflush(nullptr);
+        ::_exit(70);
+    }
+    std::fflush(nullptr);
+    ::_exit(0);
+}
+
+}  // namespace
+
+namespace detail {
+struct fork_job {
+    std::string frame;  // u64 payload length, u32 count, items
+    std::uint32_t count = 0;
+    bool chunk = false;
+    bool claimed = false;
+    promise<std::string> one;
+    promise<std::vector<std::string>> many;
+
+    bool claim() {
+        if (claimed) return true;
+        return claimed = chunk ? many.claim() : one.claim();
+    }
+    void fail(std::exception_ptr e) {
+        if (chunk)
+            many.set_exception(std::move(e));
+        else
+            one.set_exception(std::move(e));
+    }
+    // payload: count x (u8 ok, u32 len, bytes)
+    void complete(const char* p, std::size_t len) {
+        const char* end = p + len;
+        if (!chunk) {
+            if (len < 5) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
+            bool ok = *p;
+            auto n = get_at<std::uint32_t>(p + 1);
+            if (ok)
+                one.set_value(std::string(p + 5, n));
+            else
+                fail(std::make_exception_ptr(remote_error(std::string(p + 5, n))));
+            return;
+        }
+        std::vector<std::string> out;
+        out.reserve(count);
+        for (std::uint32_t i = 0; i < count && end - p >= 5; ++i) {
+            bool ok = *p;
+            auto n = get_at<std::uint32_t>(p + 1);
+            p += 5;
+            if (!ok) return fail(std::make_exception_ptr(remote_error(std::string(p, n))));
+            out.emplace_back(p, n);
+            p += n;
+        }
+        many.set_value(std::move(out));
+    }
+};
+}  // namespace detail
+
+using detail::fork_job;
+
+struct fork_pool::impl {
+    struct worker {
+        pid_t pid = -1;
+        unique_fd task_w;    // parent writes tasks
+        unique_fd result_r;  // parent reads results
+        std::deque<std::unique_ptr<fork_job>> outstanding;  // sent, not yet answered, in order
+        std::size_t write_idx = 0, write_off = 0;            // next byte of outstanding to send
+        std::vector<char> in;
+        std::size_t in_len = 0;
+        unsigned sent = 0;
+        bool alive() const { return pid > 0; }
+        bool wants_write() const { return write_idx < outstanding.size(); }
+    };
+
+    function fn;
+    fork_pool_options opt;
+    sigset_t child_mask;
+    std::vector<worker> workers;
+
+    std::mutex m;  // guards the next four
+    std::deque<std::unique_ptr<fork_job>> submitted;
+    bool closed = false, terminating = false, wake_sent = false;
+    bool running = true;  // the I/O thread has not finished
+
+    unique_fd wake_r, wake_w;
+    std::thread io;
+    std::mutex join_m;
+
+    // I/O thread only
+    std::deque<std::unique_ptr<fork_job>> pending;
+
+    impl(function f, unsigned n, fork_pool_options o) : fn(std::move(f)), opt(o) {
+        if (opt.tasks_ahead == 0) opt.tasks_ahead = 1;
+        ::pthread_sigmask(SIG_SETMASK, nullptr, &child_mask);
+        {
+            std::lock_guard lk(registry_m);
+            auto p = make_pipe(O_NONBLOCK);
+            wake_r = std::move(p.read);
+            wake_w = std::move(p.write);
+            registry.insert(wake_r.get());
+            registry.insert(wake_w.get());
+        }
+        workers.resize(n);
+        try {
+            for (auto& w : workers) spawn(w);
+        } catch (...) {
+            kill_all();
+            unregister_fd(wake_r);
+            unregister_fd(wake_w);
+            throw;
+        }
+        // The I/O thread blocks every signal: it must not take the process's
+        // signals, and a write to a dead worker gives EPIPE, not SIGPIPE.
+        sigset_t all, old;
+        sigfillset(&all);
+        ::pthread_sigmask(SIG_SETMASK, &all, &old);
+        try {
+            io = std::thread([this] { io_main(); });
+        } catch (...) {
+            ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+            kill_all();
+            unregister_fd(wake_r);
+            unregister_fd(wake_w);
+            throw;
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+
+    void spawn(worker& w) {
+        std::fflush(nullptr);  // or the child would flush the parent's buffered output again
+        std::unique_lock lk(registry_m);
+        auto tp = make_pipe();
+        auto rp = make_pipe();
+        int fds[4] = {tp.read.get(), tp.write.get(), rp.read.get(), rp.write.get()};
+        for (int fd : fds) registry.insert(fd);
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::pthread_sigmask(SIG_SETMASK, &child_mask, nullptr);
+            for (int fd : registry)
+                if (fd != tp.read.get() && fd != rp.write.get()) ::close(fd);
+            worker_main(fn, tp.read.get(), rp.write.get());
+        }
+        int err = errno;
+        registry.erase(fds[0]);
+        registry.erase(fds[3]);
+        if (pid < 0) {
+            registry.erase(fds[1]);
+            registry.erase(fds[2]);
+            throw sys_error(err, "fork");
+        }
+        lk.unlock();
+        w.pid = pid;
+        w.task_w = std::move(tp.write);
+        w.result_r = std::move(rp.read);
+        set_nonblocking(w.task_w.get());
+        set_nonblocking(w.result_r.get());
+        w.outstanding.clear();
+        w.write_idx = w.write_off = 0;
+        w.in_len = 0;
+        w.sent = 0;
+    }
+
+    // Closes our ends and reaps; returns the wait status.
+    int retire(worker& w, bool kill_first) {
+        if (kill_first) ::kill(w.pid, SIGKILL);
+        unregister_fd(w.task_w);
+        int st = reap(w.pid);
+        unregister_fd(w.result_r);
+        w.pid = -1;
+        return st;
+    }
+
+    void kill_all() {
+        for (auto& w : workers)
+            if (w.alive()) retire(w, true);
+    }
+
+    void wake() {
+        // caller holds m
+        if (wake_sent || !running) return;
+        wake_sent = true;
+        char c = 0;
+        (void)write_some(wake_w.get(), &c, 1);
+    }
+
+    void submit(std::unique_ptr<fork_job> job) {
+        std::lock_guard lk(m);
+        if (closed || terminating) throw std::runtime_error("fork_pool: pool not running");
+        submitted.push_back(std::move(job));
+        wake();
+    }
+
+    // Gives each live worker up to tasks_ahead jobs, round robin.
+    void dispatch() {
+        bool progress = true;
+        while (progress && !pending.empty()) {
+            progress = false;
+            for (auto& w : workers) {
+                if (pending.empty()) break;
+                if (!w.alive() || w.outstanding.size() >= opt.tasks_ahead) continue;
+                if (opt.maxtasksperchild && w.sent >= opt.maxtasksperchild) continue;
+                auto job = std::move(pending.front());
+                pending.pop_front();
+                progress = true;
+                if (!job->claim()) continue;  // cancelled before it was sent
+                w.outstanding.push_back(std::move(job));
+                ++w.sent;
+            }
+        }
+        for (auto& w : workers)
+            if (w.alive() && w.wants_write()) flush(w);
+    }
+
+    void flush(worker& w) {
+        while (w.wants_write()) {
+            auto& f = w.outstanding[w.write_idx]->frame;
+            long n = write_some(w.task_w.get(), f.data() + w.write_off, f.size() - w.write_off);
+            if (n < 0) return;  // EAGAIN, or EPIPE: the worker died, its result pipe will say so
+            w.write_off += std::size_t(n);
+            if (w.write_off == f.size()) {
+                ++w.write_idx;
+                w.write_off = 0;
+            }
+        }
+    }
+
+    // Reads what the worker has written; false if it is gone.
+    bool read_results(worker& w) {
+        for (;;) {
+            if (w.in.size() - w.in_len < 65536) w.in.resize(w.in_len + 65536);
+            std::size_t room = w.in.size() - w.in_len;
+            long n = read_some(w.result_r.get(), w.in.data() + w.in_len, room);
+            if (n < 0) break;
+            if (n == 0) return false;
+            w.in_len += std::size_t(n);
+            std::size_t off = 0;
+            while (w.in_len - off >= 8) {
+                auto len = get_at<std::uint64_t>(w.in.data() + off);
+                if (w.in_len - off - 8 < len) break;
+                if (!w.outstanding.empty()) {
+                    auto job = std::move(w.outstanding.front());
+                    w.outstanding.pop_front();
+                    --w.write_idx;
+                    job->complete(w.in.data() + off + 8, len);
+                }
+                off += 8 + len;
+            }
+            if (off) {
+                std::memmove(w.in.data(), w.in.data() + off, w.in_len - off);
+                w.in_len -= off;
+            }
+            if (std::size_t(n) < room) break;  // drained
+        }
+        if (opt.maxtasksperchild && w.sent >= opt.maxtasksperchild && w.outstanding.empty()) {
+            retire(w, false);  // closing its task pipe makes it exit
+            spawn(w);
+        }
+        return true;
+    }
+
+    void on_death(worker& w) {
+        int st = retire(w, true);
+        if (!w.outstanding.empty()) {
+            w.outstanding.front()->fail(std::make_exception_ptr(worker_died(describe_status(st))));
+            // The others were never started: the worker takes its tasks in order.
+            for (std::size_t i = w.outstanding.size(); i-- > 1;)
+                pending.push_front(std::move(w.outstanding[i]));
+            w.outstanding.clear();
+        }
+        spawn(w);
+    }
+
+    void fail_all(std::exception_ptr e) {
+        for (auto& w : workers) {
+            for (auto& j : w.outstanding) j->fail(e);
+            w.outstanding.clear();
+        }
+        for (auto& j : pending)
+            if (j->claim()) j->fail(e);
+        pending.clear();
+        std::deque<std::unique_ptr<fork_job>> rest;
+        {
+            std::lock_guard lk(m);
+            rest.swap(submitted);
+        }
+        for (auto& j : rest)
+            if (j->claim()) j->fail(e);
+    }
+
+    void io_main() {
+        try {
+            io_loop();
+        } catch (...) {
+            auto e = std::current_exception();
+            {
+                std::lock_guard lk(m);
+                terminating = true;
+            }
+            kill_all();
+            fail_all(e);
+        }
+        std::lock_guard lk(m);
+        running = false;
+        unregister_fd(wake_r);
+        unregister_fd(wake_w);
+    }
+
+    void io_loop() {
+        std::vector<pollfd> pfds;
+        for (;;) {
+            bool closing, term;
+            {
+                std::lock_guard lk(m);
+                for (auto& j : submitted) pending.push_back(std::move(j));
+                submitted.clear();
+                closing = closed;
+                term = terminating;
+                wake_sent = false;
+            }
+            if (term) {
+                kill_all();
+                fail_all(std::make_exception_ptr(std::runtime_error("fork_pool terminated")));
+                return;
+            }
+            dispatch();
+            if (closing && pending.empty()) {
+                bool idle = true;
+                for (auto& w : workers) idle = idle && w.outstanding.empty();
+                if (idle) {
+                    for (auto& w : workers) unregister_fd(w.task_w);  // all exit together
+                    for (auto& w : workers)
+                        if (w.alive()) retire(w, false);
+                    return;
+                }
+            }
+            pfds.clear();
+            pfds.push_back({wake_r.get(), POLLIN, 0});
+            for (auto& w : workers) {
+                pfds.push_back({w.result_r.get(), POLLIN, 0});
+                pfds.push_back({w.wants_write() ? w.task_w.get() : -1, POLLOUT, 0});
+            }
+            if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+                if (errno == EINTR) continue;
+                throw sys_error("poll");
+            }
+            if (pfds[0].revents) {
+                char buf[64];
+                while (read_some(wake_r.get(), buf, sizeof buf) > 0) {
+                }
+            }
+            for (std::size_t i = 0; i < workers.size(); ++i) {
+                auto& w = workers[i];
+                if (!w.alive()) continue;
+                if (pfds[1 + 2 * i].revents && !read_results(w)) {
+                    on_death(w);
+                    continue;
+                }
+                if (pfds[2 + 2 * i].revents && w.task_w) flush(w);
+            }
+        }
+    }
+};
+
+fork_pool::fork_pool(function fn, unsigned n, fork_pool_options opt)
+    : impl_(std::make_unique<impl>(std::move(fn), n ? n : detail::online_cpus(), opt)) {}
+
+fork_pool::~fork_pool() {
+    terminate();
+    join();
+}
+
+unsigned fork_pool::size() const noexcept { return unsigned(impl_->workers.size()); }
+
+future<std::string> fork_pool::apply_async(std::string_view item) {
+    auto job = std::make_unique<fork_job>();
+    job->count = 1;
+    put(job->frame, std::uint64_t(8 + item.size()));
+    put(job->frame, std::uint32_t(1));
+    put(job->frame, std::uint32_t(item.size()));
+    job->frame.append(item);
+    auto f = job->one.get_future();
+    impl_->submit(std::move(job));
+    return f;
+}
+
+future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
+    auto job = std::make_unique<fork_job>();
+    std::uint64_t plen = frame.size() - 8;
+    std::memcpy(frame.data(), &plen, 8);
+    std::memcpy(frame.data() + 8, &count, 4);
+    job->frame = std::move(frame);
+    job->count = count;
+    job->chunk = true;
+    auto f = job->many.get_future();
+    impl_->submit(std::move(job));
+    return f;
+}
+
+void fork_pool::close() {
+    std::lock_guard lk(impl_->m);
+    impl_->closed = true;
+    impl_->wake();
+}
+
+void fork_pool::terminate() {
+    std::lock_guard lk(impl_->m);
+    impl_->terminating = true;
+    impl_->wake();
+}
+
+void fork_pool::join() {
+    {
+        std::lock_guard lk(impl_->m);
+        if (!impl_->closed && !impl_->terminating)
+            throw std::logic_error("fork_pool::join: call close() or terminate() first");
+    }
+    std::lock_guard jl(impl_->join_m);
+    if (impl_->io.joinable()) impl_->io.join();
+}
+
+}  // namespace conc

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# libconc benchmarks: thread_pool and fork_pool against their peers (a plain
+# mutex+condvar thread queue, std::async, Python's multiprocessing.Pool), and
+# sync_bench when it is built.  Run by `make bench` with BUILD=<abs build dir>.
+# The machine is shared and noisy: read the ratios, not the absolute figures.
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-$PWD/build}
+N=${N:-1000000}
+RUNS=${RUNS:-3}
+export RUNS
+
+pool_bench=$BUILD/bench/pool_bench
+if [ ! -x "$pool_bench" ]; then
+    echo "libconc.sh: $pool_bench not built (make $pool_bench)" >&2
+    exit 1
+fi
+
+out=$(mktemp)
+trap 'rm -f "$out" "$out.py"' EXIT
+
+echo "pool_bench ($N items, median of $RUNS runs)..." >&2
+"$pool_bench" "$N" | tee -a "$out" >&2
+
+if command -v python3 >/dev/null; then
+    echo "python3 multiprocessing.Pool(2).imap, chunksize=1000..." >&2
+    cat > "$out.py" <<'PY'
+import multiprocessing, sys, time
+def square_of_str(s):
+    return str(int(s) * int(s))
+if __name__ == "__main__":
+    n, runs = int(sys.argv[1]), int(sys.argv[2])
+    items = [str(i) for i in range(n)]
+    rates = []
+    with multiprocessing.Pool(2) as pool:
+        for _ in range(runs):
+            t = time.perf_counter()
+            for r in pool.imap(square_of_str, items, chunksize=1000):
+                pass
+            rates.append(n / (time.perf_counter() - t))
+    rates.sort()
+    print("python_pool_imap_chunk1000\t%.0f" % rates[len(rates) // 2])
+PY
+    python3 "$out.py" "$N" "$RUNS" | tee -a "$out" >&2
+fi
+
+fig() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$out"; }
+
+# row NAME PEER GOAL_TEXT GOAL_RATIO: ratio = NAME / PEER
+row() {
+    local a b ratio verdict
+    a=$(fig "$1"); b=$(fig "$2")
+    if [ -z "$a" ] || [ -z "$b" ]; then
+        printf '%-28s %14s %-28s %14s %9s  %-14s %s\n' "$1" "${a:--}" "$2" "${b:--}" "-" "$3" "not measured"
+        return
+    fi
+    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+    verdict=$(awk -v r="$ratio" -v g="$4" 'BEGIN { print (r >= g ? "ok" : "MISSED") }')
+    printf '%-28s %14.0f %-28s %14.0f %8sx  %-14s %s\n' "$1" "$a" "$2" "$b" "$ratio" "$3" "$verdict"
+}
+
+echo
+printf '%-28s %14s %-28s %14s %9s  %-14s %s\n' "conc (items/s)" "" "peer (items/s)" "" "ratio" "goal" ""
+row thread_pool_submit plain_queue_submit ">= 0.67x" 0.67
+row thread_pool_submit std_async "(reference)" 0
+row thread_pool_imap_chunk1000 plain_queue_submit "(reference)" 0
+row fork_pool_imap_chunk1000 python_pool_imap_chunk1000 ">= 20x" 20
+imap=$(fig thread_pool_imap_chunk1000)
+awk -v r="$imap" -v c="$(nproc)" 'BEGIN { printf "%-28s %14.0f %-28s %14s %9s  %-14s %s\n", "thread_pool_imap_chunk1000", r, "(absolute, " c " CPUs)", "", "", ">= 1e7/s", (r >= 1e7 ? "ok" : "MISSED") }'
+
+if [ -x "$BUILD/bench/sync_bench" ]; then
+    echo
+    echo "sync_bench:"
+    "$BUILD/bench/sync_bench"
+fi

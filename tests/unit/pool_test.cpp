@@ -1,0 +1,438 @@
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <future>
+#include <numeric>
+#include <memory>
+#include <random>
+#include <ranges>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conc/pool.hpp"
+
+using namespace conc;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+static constexpr std::size_t scale = 10;  // sanitizers are slow; the invariants stay
+#else
+static constexpr std::size_t scale = 1;
+#endif
+
+// A gate that tasks wait on, opened by the test: no sleeps.
+struct gate {
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false;
+    void wait() {
+        std::unique_lock lk(m);
+        cv.wait(lk, [&] { return open; });
+    }
+    void release() {
+        {
+            std::lock_guard lk(m);
+            open = true;
+        }
+        cv.notify_all();
+    }
+};
+
+static void spin_until(const std::atomic<int>& v, int target) {
+    while (v.load() < target) std::this_thread::yield();
+}
+
+// ------------------------------------------------------------------ thread_pool
+
+Test(thread_pool, million_tasks_each_result_seen_once) {
+    const std::size_t n = 1000000 / scale;
+    thread_pool pool(4);
+    std::vector<std::atomic<unsigned char>> ran(n);
+    std::vector<future<std::size_t>> fs;
+    fs.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+        fs.push_back(pool.submit([&ran](std::size_t k) { ran[k].fetch_add(1); return k * 3; }, i));
+    unsigned long long sum = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        cr_assert_eq(fs[i].get(), i * 3);
+        sum += fs[i].get();
+    }
+    for (std::size_t i = 0; i < n; ++i) cr_assert_eq(ran[i].load(), 1, "task %zu ran %d times", i, ran[i].load());
+    cr_assert_eq(sum, 3ull * n * (n - 1) / 2);
+}
+
+Test(thread_pool, exceptions_propagate_through_get) {
+    thread_pool pool(2);
+    for (int round = 0; round < 100; ++round) {
+        auto f = pool.submit([](int x) -> int { if (x % 2) throw std::runtime_error("odd " + std::to_string(x)); return x; }, round);
+        if (round % 2) {
+            try {
+                f.get();
+                cr_assert_fail("get() did not throw");
+            } catch (const std::runtime_error& e) {
+                cr_assert_eq(std::string(e.what()), "odd " + std::to_string(round));
+            }
+            cr_assert(f.exception() != nullptr);
+        } else {
+            cr_assert_eq(f.get(), round);
+            cr_assert(f.exception() == nullptr);
+        }
+    }
+    auto v = pool.submit([] { throw std::logic_error("void task"); });
+    cr_assert_throw(v.get(), std::logic_error);
+}
+
+Test(thread_pool, imap_rethrows_at_the_failing_position_and_goes_on) {
+    thread_pool pool(2);
+    std::vector<int> in(100);
+    std::iota(in.begin(), in.end(), 0);
+    auto r = pool.imap([](int x) { if (x == 42) throw std::runtime_error("42"); return x; }, in);
+    int pos = 0, errors = 0;
+    for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+        try {
+            cr_assert_eq(*it, pos);
+        } catch (const std::runtime_error&) {
+            cr_assert_eq(pos, 42);
+            ++errors;
+        }
+    }
+    cr_assert_eq(pos, 100);
+    cr_assert_eq(errors, 1);
+    cr_assert_throw(pool.map([](int x) { if (x == 7) throw std::runtime_error("7"); return x; }, in), std::runtime_error);
+}
+
+Test(thread_pool, shutdown_wait_runs_every_pending_task) {
+    for (int round = 0; round < 50; ++round) {
+        std::atomic<int> count{0}, started{0};
+        gate g;
+        std::vector<future<int>> fs;
+        {
+            thread_pool pool(2);
+            for (int i = 0; i < 2; ++i) pool.submit([&] { ++started; g.wait(); });
+            for (int i = 0; i < 100; ++i) fs.push_back(pool.submit([&, i] { ++count; return i; }));
+            std::thread opener([&] { spin_until(started, 2); g.release(); });
+            pool.shutdown(true, false);
+            opener.join();
+            cr_assert_eq(count.load(), 100);
+            cr_assert_throw(pool.submit([] {}), std::runtime_error);
+        }
+        for (int i = 0; i < 100; ++i) {
+            cr_assert(fs[i].done());
+            cr_assert_eq(fs[i].get(), i);
+        }
+    }
+}
+
+Test(thread_pool, shutdown_cancel_pending_cancels_what_has_not_started) {
+    for (int round = 0; round < 50; ++round) {
+        std::atomic<int> count{0}, started{0};
+        std::atomic<int> callbacks{0};
+        gate g;
+        thread_pool pool(2);
+        std::vector<future<void>> blockers;
+        for (int i = 0; i < 2; ++i) blockers.push_back(pool.submit([&] { ++started; g.wait(); }));
+        spin_until(started, 2);  // both threads are busy: what follows stays pending
+        std::vector<future<int>> fs;
+        for (int i = 0; i < 100; ++i) {
+            fs.push_back(pool.submit([&] { ++count; return 1; }));
+            fs.back().add_done_callback([&](const future<int>& f) { if (f.cancelled()) ++callbacks; });
+        }
+        pool.shutdown(false, true);
+        for (auto& f : fs) {
+            cr_assert(f.done());
+            cr_assert(f.cancelled());
+            cr_assert_throw(f.get(), future_cancelled);
+        }
+        cr_assert_eq(callbacks.load(), 100);
+        for (auto& b : blockers) cr_assert(!b.cancelled());
+        g.release();
+        pool.shutdown(true);
+        for (auto& b : blockers) b.get();
+        cr_assert_eq(count.load(), 0);
+    }
+}
+
+static void busy_for_us(unsigned us) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+}
+
+Test(thread_pool, imap_keeps_order_with_random_durations) {
+    thread_pool pool(3);
+    std::mt19937 rng(12345);
+    for (int round = 0; round < 20; ++round) {
+        std::size_t n = 2000 / scale + rng() % 500;
+        std::vector<unsigned> in(n);
+        for (auto& d : in) d = rng() % 30;
+        std::size_t chunk = 1 + rng() % 8;
+        auto f = [](unsigned d) {
+            if (d % 3 == 0)
+                std::this_thread::sleep_for(std::chrono::microseconds(d));
+            else
+                busy_for_us(d);
+            return d * 2 + 1;
+        };
+        std::size_t i = 0;
+        for (unsigned r : pool.imap(f, in, chunk)) {
+            cr_assert_eq(r, in[i] * 2 + 1, "round %d position %zu", round, i);
+            ++i;
+        }
+        cr_assert_eq(i, n);
+        std::multiset<unsigned> want, got;
+        for (unsigned d : in) want.insert(d * 2 + 1);
+        for (unsigned r : pool.imap_unordered(f, in, chunk)) got.insert(r);
+        cr_assert(want == got);
+        auto m = pool.map(f, in);
+        for (std::size_t k = 0; k < n; ++k) cr_assert_eq(m[k], in[k] * 2 + 1);
+    }
+}
+
+Test(thread_pool, imap_is_lazy_over_an_endless_range) {
+    thread_pool pool(2);
+    std::atomic<long> calls{0};
+    long consumed = 0;
+    for (long v : pool.imap([&](long x) { ++calls; return x * x; }, std::views::iota(0L), 10)) {
+        cr_assert_eq(v, consumed * consumed);
+        if (++consumed == 5000) break;
+    }
+    // Only a bounded window of chunks runs ahead of the consumer.
+    cr_assert_leq(calls.load(), consumed + 10 * long(4 * pool.size() + 2));
+}
+
+static long fib_on(thread_pool& pool, int n) {
+    if (n < 2) return n;
+    auto a = pool.submit([&pool, n] { return fib_on(pool, n - 1); });
+    auto b = pool.submit([&pool, n] { return fib_on(pool, n - 2); });
+    return a.get() + b.get();
+}
+
+Test(thread_pool, task_that_submits_to_its_own_pool_and_waits_does_not_deadlock) {
+    for (unsigned threads : {1u, 2u, 4u}) {
+        thread_pool pool(threads);
+        for (int round = 0; round < 5; ++round) {
+            auto f = pool.submit([&pool] { return fib_on(pool, 15); });
+            cr_assert_eq(f.get(), 610);
+        }
+        // imap and imap_unordered from inside a task of the same pool
+        auto g = pool.submit([&pool] {
+            std::vector<int> in(200);
+            std::iota(in.begin(), in.end(), 0);
+            long s = 0;
+            for (int v : pool.imap([](int x) { return x + 1; }, in, 3)) s += v;
+            for (int v : pool.imap_unordered([](int x) { return x + 1; }, in, 3)) s += v;
+            return s;
+        });
+        cr_assert_eq(g.get(), 2 * 20100);
+    }
+}
+
+Test(thread_pool, add_done_callback_before_and_after_completion) {
+    thread_pool pool(2);
+    for (int round = 0; round < 200; ++round) {
+        gate g;
+        auto f = pool.submit([&] { g.wait(); return round; });
+        std::promise<int> seen;
+        f.add_done_callback([&](const future<int>& d) { seen.set_value(d.get()); });
+        g.release();
+        cr_assert_eq(seen.get_future().get(), round);
+
+        // already done: called at once, on this thread
+        f.wait();
+        auto me = std::this_thread::get_id();
+        bool called = false;
+        f.add_done_callback([&](const future<int>& d) {
+            called = std::this_thread::get_id() == me && d.get() == round;
+        });
+        cr_assert(called);
+    }
+    // from many threads at once, racing completion: each callback runs exactly once
+    std::atomic<int> calls{0};
+    for (int round = 0; round < 200; ++round) {
+        auto f = pool.submit([] { return 1; });
+        std::vector<std::thread> ts;
+        for (int t = 0; t < 3; ++t) ts.emplace_back([&] { f.add_done_callback([&](auto&) { ++calls; }); });
+        for (auto& t : ts) t.join();
+        f.wait();
+    }
+    cr_assert_eq(calls.load(), 600);
+}
+
+Test(thread_pool, wait_for_and_cancel) {
+    thread_pool pool(1);
+    gate g;
+    auto blocker = pool.submit([&] { g.wait(); });
+    cr_assert(!blocker.wait_for(std::chrono::milliseconds(1)));
+    auto queued = pool.submit([] { return 5; });
+    cr_assert(queued.cancel());
+    cr_assert(queued.cancelled());
+    cr_assert(!blocker.cancel());  // already running
+    g.release();
+    cr_assert(blocker.wait_for(std::chrono::hours(1)));
+    cr_assert(blocker.done());
+}
+
+// ------------------------------------------------------------------ fork_pool
+
+static std::string square(std::string_view s) {
+    long v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s == "kill") ::raise(SIGKILL);
+    if (s == "exit3") ::_exit(3);
+    if (s == "throw") throw std::runtime_error("bad input");
+    if (s == "pid") return std::to_string(::getpid());
+    return std::to_string(v * v);
+}
+
+static int count_fds() {
+    int n = 0;
+    DIR* d = opendir("/proc/self/fd");
+    while (readdir(d)) ++n;
+    closedir(d);
+    return n;
+}
+
+static bool no_children() {
+    return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD;
+}
+
+Test(fork_pool, imap_equals_sequential_map) {
+    const std::size_t n = 100000 / scale;
+    std::vector<std::string> in(n);
+    for (std::size_t i = 0; i < n; ++i) in[i] = std::to_string(i);
+    fork_pool pool(square, 2);
+    for (std::size_t chunk : {std::size_t(1), std::size_t(1000)}) {
+        std::size_t i = 0;
+        for (auto& r : pool.imap(in, chunk)) {
+            cr_assert_eq(r, square(in[i]), "chunksize %zu item %zu", chunk, i);
+            ++i;
+        }
+        cr_assert_eq(i, n);
+        std::set<std::string> want, got;
+        for (std::size_t k = 0; k < n; k += 7) want.insert(square(in[k]));
+        std::size_t seen = 0;
+        for (auto& r : pool.imap_unordered(in, chunk)) {
+            ++seen;
+            if (want.count(r)) got.insert(r);
+        }
+        cr_assert_eq(seen, n);
+        cr_assert(want == got);
+    }
+    auto m = pool.map(in);
+    cr_assert_eq(m.size(), n);
+    for (std::size_t k = 0; k < n; ++k) cr_assert_eq(m[k], square(in[k]));
+    cr_assert_eq(pool.apply("12"), "144");
+}
+
+Test(fork_pool, worker_killed_mid_task_fails_only_its_task) {
+    fork_pool pool(square, 2);
+    for (int round = 0; round < 5; ++round) {
+        std::vector<future<std::string>> fs;
+        for (int i = 0; i < 300; ++i) fs.push_back(pool.apply_async(i == 100 ? "kill" : i == 200 ? "exit3" : std::to_string(i)));
+        for (int i = 0; i < 300; ++i) {
+            if (i == 100 || i == 200) {
+                try {
+                    fs[i].get();
+                    cr_assert_fail("task %d should have failed", i);
+                } catch (const worker_died& e) {
+                    cr_assert_str_eq(e.what(), i == 100 ? "worker died: killed by signal 9" : "worker died: exited 3");
+                }
+            } else {
+                cr_assert_eq(fs[i].get(), std::to_string(i * i));
+            }
+        }
+        // chunks: only the chunk with the crash fails, at each of its positions
+        std::vector<std::string> in;
+        for (int i = 0; i < 1000; ++i) in.push_back(i == 555 ? "kill" : std::to_string(i));
+        int pos = 0, failed = 0;
+        auto r = pool.imap(in, 10);
+        for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+            try {
+                cr_assert_eq(*it, std::to_string(pos * pos));
+            } catch (const worker_died&) {
+                cr_assert(pos >= 550 && pos < 560);
+                ++failed;
+            }
+        }
+        cr_assert_eq(pos, 1000);
+        cr_assert_eq(failed, 10);
+    }
+}
+
+Test(fork_pool, exception_in_function_reaches_the_caller) {
+    fork_pool pool(square, 2);
+    try {
+        pool.apply("throw");
+        cr_assert_fail("no exception");
+    } catch (const remote_error& e) {
+        cr_assert_str_eq(e.what(), "bad input");
+    }
+    cr_assert_eq(pool.apply("3"), "9");  // the worker lives on
+}
+
+Test(fork_pool, maxtasksperchild_renews_workers) {
+    fork_pool pool(square, 2, {.maxtasksperchild = 5});
+    std::vector<std::string> in(200, "pid");
+    auto pids = pool.map(in, 1);
+    std::set<std::string> distinct(pids.begin(), pids.end());
+    cr_assert_geq(distinct.size(), 200u / 5);
+    for (auto& p : pids) cr_assert_neq(std::stol(p), long(::getpid()));
+}
+
+Test(fork_pool, close_join_finishes_queued_work) {
+    fork_pool pool(square, 2);
+    std::vector<future<std::string>> fs;
+    for (int i = 0; i < 500; ++i) fs.push_back(pool.apply_async(std::to_string(i)));
+    pool.close();
+    cr_assert_throw(pool.apply_async("1"), std::runtime_error);
+    pool.join();
+    for (int i = 0; i < 500; ++i) cr_assert_eq(fs[i].get(), std::to_string(i * i));
+    cr_assert(no_children());
+}
+
+Test(fork_pool, terminate_fails_what_is_unfinished) {
+    fork_pool pool([](std::string_view s) {
+        if (s == "hang") ::pause();
+        return std::string(s);
+    }, 1);
+    auto a = pool.apply_async("hang");
+    std::vector<future<std::string>> rest;
+    for (int i = 0; i < 10; ++i) rest.push_back(pool.apply_async("x"));
+    pool.terminate();
+    pool.join();
+    cr_assert_throw(a.get(), std::runtime_error);
+    for (auto& f : rest) cr_assert_throw(f.get(), std::runtime_error);
+    cr_assert(no_children());
+}
+
+Test(fork_pool, no_child_and_no_fd_left_after_any_sequence) {
+    cr_assert(no_children());
+    int before = count_fds();
+    for (int round = 0; round < 10; ++round) {
+        {
+            fork_pool pool(square, 2, {.maxtasksperchild = unsigned(1 + round % 3)});
+            fork_pool other(square, 1);  // a second pool: its workers must not hold ours
+            auto k = pool.apply_async("kill");
+            std::vector<std::string> in(50, "7");
+            auto m = pool.map(in, 3);
+            for (auto& s : m) cr_assert_eq(s, "49");
+            cr_assert_throw(k.get(), worker_died);
+            cr_assert_eq(other.apply("5"), "25");
+            if (round % 2) {
+                pool.close();
+                pool.join();
+            }
+            // an abandoned imap
+            auto r = other.imap(in, 1);
+            cr_assert_eq(*r.begin(), "49");
+        }
+        cr_assert(no_children(), "round %d left a child", round);
+        cr_assert_eq(count_fds(), before, "round %d leaked an fd", round);
+    }
+}

@@ -1,0 +1,417 @@
+// Unit tests for conc/shm.hpp: segments, mapped files, shared_value/array.
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "conc/fd.hpp"
+#include "conc/shm.hpp"
+
+using namespace conc;
+
+namespace {
+
+// Every name a test makes starts with this, so leftovers are easy to find.
+std::string prefix() { return "conc_shm_test_" + std::to_string(getpid()) + "_"; }
+std::string uniq(const char* tag) { return "/" + prefix() + tag; }
+
+std::vector<std::string> leftovers() {
+    std::vector<std::string> found;
+    if (DIR* d = opendir("/dev/shm")) {
+        const std::string p = prefix();
+        while (dirent* e = readdir(d))
+            if (std::strstr(e->d_name, p.c_str())) found.emplace_back(e->d_name);
+        closedir(d);
+    }
+    return found;
+}
+
+void assert_no_leftovers() {
+    auto found = leftovers();
+    cr_assert(found.empty(), "left in /dev/shm: %s", found.empty() ? "" : found[0].c_str());
+}
+
+// Cleans up after a failed test so that nothing stays in /dev/shm.
+void remove_leftovers() {
+    for (auto& n : leftovers()) std::remove(("/dev/shm/" + n).c_str());
+}
+
+// Runs f() in a child process; its return value is the child's exit status.
+template <class F>
+pid_t spawn_child(F f) {
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1, "fork: %s", std::strerror(errno));
+    if (pid == 0) {
+        int rc = 100;
+        try {
+            rc = f();
+        } catch (...) {
+        }
+        _exit(rc);
+    }
+    return pid;
+}
+
+int wait_exit(pid_t pid) {
+    int st = 0;
+    while (waitpid(pid, &st, 0) == -1)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool sysv_shm_gone(int id) {
+    shmid_ds ds;
+    return shmctl(id, IPC_STAT, &ds) == -1 && (errno == EINVAL || errno == EIDRM);
+}
+
+}  // namespace
+
+TestSuite(shm, .fini = remove_leftovers);
+
+Test(shm, shared_value_four_processes_million_increments_each_is_exact) {
+    auto v = shared_value<long>::create(0);
+    constexpr int procs = 4;
+    constexpr long each = 1000000;
+    std::vector<pid_t> kids;
+    for (int p = 0; p < procs; ++p)
+        kids.push_back(spawn_child([&] {
+            for (long i = 0; i < each; ++i) {
+                std::lock_guard g(v->get_lock());
+                ++v->value();
+            }
+            return 0;
+        }));
+    for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+    cr_assert_eq(v->get(), procs * each);
+}
+
+Test(shm, shared_value_get_set_and_with_lock) {
+    auto v = shared_value<double>::create(1.5);
+    cr_assert_eq(v->get(), 1.5);
+    v->set(2.5);
+    cr_assert_eq(v->value(), 2.5);
+    {
+        // get()/set() may be used while holding the (recursive) lock
+        std::lock_guard g(v->get_lock());
+        v->set(v->get() * 2);
+    }
+    double seen = v->with_lock([](double& x) { return x += 1; });
+    cr_assert_eq(seen, 6.0);
+    cr_assert_eq(v->get(), 6.0);
+}
+
+Test(shm, shared_array_children_fill_their_slots) {
+    auto a = shared_array<int, 10>::create(-1);
+    cr_assert_eq(a->size(), 10u);
+    for (int i = 0; i < 10; ++i) cr_assert_eq((*a)[i], -1);
+    std::vector<pid_t> kids;
+    for (int c = 0; c < 10; ++c)
+        kids.push_back(spawn_child([&, c] {
+            for (int r = 0; r < 1000; ++r) {
+                std::lock_guard g(a->get_lock());
+                (*a)[c] = (*a)[c] < 0 ? 1 : (*a)[c] + 1;
+            }
+            return 0;
+        }));
+    for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+    long sum = a->with_lock([](int* items) {
+        long s = 0;
+        for (int i = 0; i < 10; ++i) s += items[i];
+        return s;
+    });
+    cr_assert_eq(sum, 10 * 1000);
+    for (int i = 0; i < 10; ++i) cr_assert_eq(a->get(i), 1000);
+    a->set(3, 7);
+    cr_assert_eq((*a)[3], 7);
+}
+
+Test(shm, posix_shm_create_exclusive_fails_with_eexist_when_it_exists) {
+    const std::string name = uniq("excl");
+    posix_shm first(name, open_mode::create_exclusive, 4096);
+    cr_assert(first.created());
+    cr_assert_eq(first.size(), 4096u);
+    cr_assert_eq(first.name(), name);
+    try {
+        posix_shm second(name, open_mode::create_exclusive, 4096);
+        cr_assert_fail("second exclusive create succeeded");
+    } catch (const sys_error& e) {
+        cr_assert_eq(e.err(), EEXIST);
+        cr_assert(std::string(e.what()).find("shm_open '" + name + "'") == 0, "message: %s", e.what());
+    }
+    posix_shm third(name, open_mode::create_or_open, 4096);
+    cr_assert(!third.created());
+    first.unlink();
+    assert_no_leftovers();
+}
+
+Test(shm, posix_shm_open_of_missing_name_fails_with_enoent_and_a_clear_message) {
+    const std::string name = uniq("missing");
+    try {
+        posix_shm s(name, open_mode::open_existing);
+        cr_assert_fail("opened a segment that does not exist");
+    } catch (const sys_error& e) {
+        cr_assert_eq(e.err(), ENOENT);
+        std::string want = "shm_open '" + name + "': No such file or directory";
+        cr_assert_eq(std::string(e.what()), want, "message: %s", e.what());
+    }
+    try {
+        posix_shm::unlink(name);
+        cr_assert_fail("unlinked a missing segment");
+    } catch (const sys_error& e) {
+        cr_assert_eq(e.err(), ENOENT);
+    }
+    cr_assert(!posix_shm::unlink_if_exists(name));
+    assert_no_leftovers();
+}
+
+Test(shm, posix_shm_name_without_slash_gets_one) {
+    std::string bare = prefix() + "bare";
+    posix_shm s(bare, open_mode::create_exclusive, 100);
+    cr_assert_eq(s.name(), "/" + bare);
+    struct stat st;
+    cr_assert_eq(stat(("/dev/shm/" + bare).c_str(), &st), 0);
+    cr_assert_eq(st.st_size, 100);
+    posix_shm::unlink(bare);
+    assert_no_leftovers();
+}
+
+Test(shm, posix_shm_is_shared_with_a_process_that_opens_it_by_name) {
+    const std::string name = uniq("byname");
+    posix_shm s(name, open_mode::create_exclusive, 1 << 16);
+    auto* bytes = static_cast<unsigned char*>(s.data());
+    for (int i = 0; i < 1 << 16; ++i) cr_assert_eq(bytes[i], 0);  // zero-filled
+    pid_t k = spawn_child([&] {
+        posix_shm mine(name, open_mode::open_existing);  // size 0: the whole segment
+        if (mine.size() != 1u << 16 || mine.created()) return 1;
+        auto* b = static_cast<unsigned char*>(mine.data());
+        for (int i = 0; i < 1 << 16; ++i) b[i] = static_cast<unsigned char>(i * 31);
+        return 0;
+    });
+    cr_assert_eq(wait_exit(k), 0);
+    for (int i = 0; i < 1 << 16; ++i) cr_assert_eq(bytes[i], static_cast<unsigned char>(i * 31));
+    s.unlink();
+    assert_no_leftovers();
+}
+
+Test(shm, posix_shm_move_transfers_the_mapping) {
+    const std::string name = uniq("move");
+    posix_shm a(name, open_mode::create_exclusive, 64);
+    void* p = a.data();
+    posix_shm b = std::move(a);
+    cr_assert_eq(b.data(), p);
+    cr_assert_null(a.data());
+    cr_assert(!a);
+    posix_shm c;
+    c = std::move(b);
+    cr_assert_eq(c.data(), p);
+    cr_assert_eq(c.size(), 64u);
+    posix_shm::unlink(name);
+    assert_no_leftovers();
+}
+
+Test(shm, shared_value_placed_in_named_segment_is_shared_by_attachers) {
+    const std::string name = uniq("placed");
+    posix_shm s(name, open_mode::create_exclusive, 4096);
+    auto& counter = shared_value<long>::construct_in(s, 0, 10);
+    const std::size_t arr_off = 256;
+    auto& arr = shared_array<int, 4>::construct_in(s, arr_off);
+    constexpr int procs = 3;
+    constexpr int each = 20000;
+    std::vector<pid_t> kids;
+    for (int p = 0; p < procs; ++p)
+        kids.push_back(spawn_child([&, p] {
+            // A fresh mapping at another address: attach, do not construct.
+            posix_shm mine(name, open_mode::open_existing);
+            auto& c = shared_value<long>::attach_to(mine, 0);
+            auto& a = shared_array<int, 4>::attach_to(mine, arr_off);
+            for (int i = 0; i < each; ++i) {
+                std::lock_guard g(c.get_lock());
+                ++c.value();
+            }
+            a.set(std::size_t(p), p + 100);
+            return 0;
+        }));
+    for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+    cr_assert_eq(counter.get(), 10 + procs * each);
+    for (int p = 0; p < procs; ++p) cr_assert_eq(arr.get(std::size_t(p)), p + 100);
+    cr_assert_eq(arr.get(3), 0);
+    std::destroy_at(&arr);
+    std::destroy_at(&counter);
+    posix_shm::unlink(name);
+    assert_no_leftovers();
+}
+
+Test(shm, placement_rejects_objects_that_do_not_fit_or_are_misaligned) {
+    const std::string name = uniq("bounds");
+    posix_shm s(name, open_mode::create_exclusive, 128);
+    posix_shm::unlink(name);  // the mapping stays usable after unlink
+    bool threw = false;
+    try {
+        construct_in<shared_array<long, 100>>(s, 0);
+    } catch (const std::out_of_range&) {
+        threw = true;
+    }
+    cr_assert(threw, "an 800-byte array fitted in 128 bytes");
+    threw = false;
+    try {
+        attach_to<shared_value<long>>(s, 3);
+    } catch (const std::invalid_argument&) {
+        threw = true;
+    }
+    cr_assert(threw, "offset 3 accepted for an 8-aligned object");
+    auto& v = construct_in<shared_value<int>>(s, 64, 5);
+    cr_assert_eq(v.get(), 5);
+    std::destroy_at(&v);
+    assert_no_leftovers();
+}
+
+Test(shm, sysv_shm_private_segment_is_inherited_and_removed) {
+    sysv_shm s(ipc_key::private_key(), 8192, open_mode::create_exclusive);
+    cr_assert(s.created());
+    cr_assert_eq(s.size(), 8192u);
+    const int id = s.id();
+    auto* words = static_cast<int*>(s.data());
+    pid_t k = spawn_child([&] {
+        for (int i = 0; i < 2048; ++i) words[i] = i * 3;
+        return 0;
+    });
+    cr_assert_eq(wait_exit(k), 0);
+    for (int i = 0; i < 2048; ++i) cr_assert_eq(words[i], i * 3);
+    s.remove();
+    cr_assert_eq(words[7], 21);  // still attached until detach
+    s.detach();
+    cr_assert_null(s.data());
+    cr_assert(sysv_shm_gone(id));
+}
+
+Test(shm, sysv_shm_key_from_path_create_exclusive_then_open) {
+    char path[] = "/tmp/conc_shm_test_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_neq(fd, -1);
+    close(fd);
+    ipc_key key = ipc_key::from_path(path, 'S');
+    cr_assert(!key.is_private());
+    sysv_shm a(key, 4096, open_mode::create_exclusive);
+    const int id = a.id();
+    try {
+        sysv_shm b(key, 4096, open_mode::create_exclusive);
+        cr_assert_fail("second exclusive shmget succeeded");
+    } catch (const sys_error& e) {
+        cr_assert_eq(e.err(), EEXIST);
+        cr_assert(std::string(e.what()).rfind("shmget key 0x", 0) == 0, "message: %s", e.what());
+    }
+    static_cast<char*>(a.data())[100] = 'x';
+    {
+        sysv_shm b(key, 0, open_mode::open_existing);
+        cr_assert(!b.created());
+        cr_assert_eq(b.id(), id);
+        cr_assert_eq(b.size(), 4096u);
+        cr_assert_eq(static_cast<char*>(b.data())[100], 'x');
+    }
+    a.remove();
+    a.detach();
+    cr_assert(sysv_shm_gone(id));
+    try {
+        sysv_shm c(key, 0, open_mode::open_existing);
+        cr_assert_fail("opened a removed segment");
+    } catch (const sys_error& e) {
+        cr_assert_eq(e.err(), ENOENT);
+    }
+    bool threw = false;
+    unlink(path);
+    try {
+        ipc_key::from_path(path, 'S');
+    } catch (const sys_error& e) {
+        threw = true;
+        cr_assert_eq(e.err(), ENOENT);
+        cr_assert(std::string(e.what()).find("ftok '") == 0);
+    }
+    cr_assert(threw);
+}
+
+Test(shm, mapped_file_creates_extends_flushes_and_reopens) {
+    char dir[] = "/tmp/conc_shm_test_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    const std::string path = std::string(dir) + "/data";
+    {
+        mapped_file f(path, 10000);
+        cr_assert(f.created());
+        cr_assert_eq(f.size(), 10000u);
+        std::memcpy(f.data(), "hello, disk", 11);
+        f.flush();
+        f.flush(true);
+    }
+    struct stat st;
+    cr_assert_eq(stat(path.c_str(), &st), 0);
+    cr_assert_eq(st.st_size, 10000);
+    {
+        mapped_file f(path, 0, open_mode::open_existing);
+        cr_assert(!f.created());
+        cr_assert_eq(f.size(), 10000u);
+        cr_assert_eq(std::memcmp(f.data(), "hello, disk", 11), 0);
+    }
+    {
+        mapped_file f(path, 20000);  // extends, keeps the contents
+        cr_assert_eq(f.size(), 20000u);
+        cr_assert_eq(std::memcmp(f.data(), "hello, disk", 11), 0);
+        cr_assert_eq(static_cast<char*>(f.data())[15000], 0);
+    }
+    try {
+        mapped_file f(path, 100, open_mode::create_exclusive);
+        cr_assert_fail("exclusive create of an existing file succeeded");
+    } catch (const sys_error& e) {
+        cr_assert_eq(e.err(), EEXIST);
+        cr_assert_eq(std::string(e.what()).find("open '" + path + "'"), 0u, "message: %s", e.what());
+    }
+    cr_assert_eq(unlink(path.c_str()), 0);
+    cr_assert_eq(rmdir(dir), 0);
+}
+
+Test(shm, mapped_file_is_shared_between_processes) {
+    char dir[] = "/tmp/conc_shm_test_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    const std::string path = std::string(dir) + "/counter";
+    mapped_file f(path, 4096);
+    auto& v = shared_value<long>::construct_in(f, 0, 0);
+    std::vector<pid_t> kids;
+    for (int p = 0; p < 2; ++p)
+        kids.push_back(spawn_child([&] {
+            mapped_file mine(path, 0, open_mode::open_existing);
+            auto& c = shared_value<long>::attach_to(mine, 0);
+            for (int i = 0; i < 10000; ++i) c.with_lock([](long& x) { ++x; });
+            return 0;
+        }));
+    for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+    cr_assert_eq(v.get(), 20000);
+    std::destroy_at(&v);
+    cr_assert_eq(unlink(path.c_str()), 0);
+    cr_assert_eq(rmdir(dir), 0);
+}
+
+Test(shm, no_segments_left_in_dev_shm) {
+    // Each test checks its own names; this checks the common prefix for any
+    // process of this suite that is no longer running.
+    std::vector<std::string> stale;
+    if (DIR* d = opendir("/dev/shm")) {
+        while (dirent* e = readdir(d)) {
+            const char* n = e->d_name;
+            const char* p = std::strstr(n, "conc_shm_test_");
+            if (!p) continue;
+            pid_t owner = pid_t(std::atol(p + std::strlen("conc_shm_test_")));
+            if (owner > 0 && kill(owner, 0) == -1 && errno == ESRCH) stale.emplace_back(n);
+        }
+        closedir(d);
+    }
+    cr_assert(stale.empty(), "stale: %s", stale.empty() ? "" : stale[0].c_str());
+}
