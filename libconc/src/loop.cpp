@@ -1,4 +1,5 @@
 #include "conc/loop.hpp"
+#include "conc/signals.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -577,12 +578,12 @@ void loop::drain_posted() {
 
 // ---- event, semaphore, signal_set -----------------------------------------
 
-void event::set() {
+void co::event::set() {
     set_ = true;
     while (detail::waiter* w = waiters_.pop_front()) w->fire();
 }
 
-void semaphore::release() {
+void co::semaphore::release() {
     if (detail::waiter* w = waiters_.pop_front()) w->fire();   // the permit passes straight to it
     else ++count_;
 }
@@ -615,6 +616,12 @@ std::optional<int> signal_set::try_next() noexcept {
 void signal_set::deliver(int sig) {
     pending_.push_back(sig);
     if (auto* w = waiters_.pop_front()) w->fire();
+}
+
+void ignore_sigpipe() {
+    struct sigaction sa {};
+    sa.sa_handler = SIG_IGN;
+    if (::sigaction(SIGPIPE, &sa, nullptr) < 0) throw sys_error("sigaction SIGPIPE");
 }
 
 // ---- I/O helpers ---------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "conc/loop.hpp"
+#include "conc/signals.hpp"
 #include "coro_test.hpp"
 
 using namespace conc;
@@ -213,9 +214,9 @@ CORO_TEST(loop, wait_policies_and_timeout) {
     loop lp;
     lp.run([]() -> task<void> {
         auto& l = loop::current();
-        event go;
+        co::event go;
         auto quick = l.spawn([]() -> task<int> { co_return 1; }());
-        auto slow = l.spawn([](event& go) -> task<int> {
+        auto slow = l.spawn([](co::event& go) -> task<int> {
             co_await go.wait();
             co_return 2;
         }(go));
@@ -282,10 +283,10 @@ CORO_TEST(loop, ten_thousand_concurrent_tasks) {
     int woke = 0;
     long sum = lp.run([&]() -> task<long> {
         auto& l = loop::current();
-        event go;
+        co::event go;
         std::vector<job<int>> jobs;
         for (int i = 0; i < n; ++i)
-            jobs.push_back(l.spawn([](event& go, int& woke, int i) -> task<int> {
+            jobs.push_back(l.spawn([](co::event& go, int& woke, int i) -> task<int> {
                 co_await go.wait();
                 ++woke;
                 co_await loop::current().sleep_for(std::chrono::microseconds(i % 100));
@@ -358,10 +359,10 @@ CORO_TEST(loop, semaphore_bounds_concurrency) {
     loop lp;
     int inside = 0, most = 0, done = 0;
     lp.run([&]() -> task<void> {
-        semaphore sem(3);
+        co::semaphore sem(3);
         std::vector<task<void>> ts;
         for (int i = 0; i < 100; ++i)
-            ts.push_back([](semaphore& sem, int& inside, int& most, int& done) -> task<void> {
+            ts.push_back([](co::semaphore& sem, int& inside, int& most, int& done) -> task<void> {
                 co_await sem.acquire();
                 ++inside;
                 most = std::max(most, inside);
@@ -454,7 +455,7 @@ CORO_TEST(loop, post_from_threads_runs_every_callback_on_the_loop) {
     lp.run([&]() -> task<void> {
         auto& l = loop::current();
         loop::hold h(l);
-        event all;
+        co::event all;
         std::vector<std::thread> ts;
         for (int t = 0; t < threads; ++t)
             ts.emplace_back([&] {
@@ -472,7 +473,7 @@ CORO_TEST(loop, post_from_threads_runs_every_callback_on_the_loop) {
 CORO_TEST(loop, a_wait_that_nothing_can_end_is_reported_as_deadlock) {
     loop lp;
     cr_assert_throw(lp.run([]() -> task<void> {
-        event never;
+        co::event never;
         co_await never.wait();
     }()), std::logic_error);
 }

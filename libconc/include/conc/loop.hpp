@@ -580,6 +580,12 @@ task<std::tuple<detail::stored_t<T>...>> gather(task<T>... tasks) {
     co_return std::apply([](auto&... j) { return std::tuple<detail::stored_t<T>...>{detail::take_result(j)...}; }, jobs);
 }
 
+// The loop's own event and semaphore live in conc::co: they suspend a task,
+// not a thread.  conc::event and conc::semaphore (sync.hpp) block threads and
+// processes.  Python draws the same line between asyncio.Event and
+// multiprocessing.Event.
+namespace co {
+
 // asyncio.Event.
 class event {
 public:
@@ -638,6 +644,8 @@ private:
     std::size_t count_;
     detail::waiter_list waiters_;
 };
+
+}  // namespace co
 
 // asyncio.Queue: a bounded FIFO between tasks.  send() suspends while full;
 // receive() suspends while empty and returns nullopt once closed and drained.
@@ -735,61 +743,10 @@ private:
     detail::waiter_list senders_, receivers_;
 };
 
-// Signals delivered into the loop.  From construction on, every arrival of
-// one of the signals is queued (nothing is lost between awaits); next()
-// waits for the next one and returns its number.  The handler only writes a
-// byte to a pipe; everything else happens on the loop's thread.
-class signal_set {
-public:
-    signal_set(loop& l, std::initializer_list<int> sigs);
-    ~signal_set();
-    signal_set(const signal_set&) = delete;
-    signal_set& operator=(const signal_set&) = delete;
-
-    bool contains(int sig) const noexcept;
-    std::optional<int> try_next() noexcept;
-    auto next() {
-        struct awaiter : detail::waiter {
-            signal_set* s;
-            int got = 0;
-            explicit awaiter(signal_set* x) : s(x) {}
-            ~awaiter() override { detach(); }
-            bool await_ready() noexcept {
-                auto v = s->try_next();
-                if (v) got = *v;
-                return bool(v);
-            }
-            bool await_suspend(std::coroutine_handle<> h) {
-                if (!s->lp_.begin_wait(*this, h)) return false;
-                s->waiters_.push_back(this);
-                ++s->lp_.signal_waiters_;
-                return true;
-            }
-            void fire() override {
-                --s->lp_.signal_waiters_;
-                detail::waiter::fire();
-            }
-            void detach() noexcept override {
-                if (list) --s->lp_.signal_waiters_;
-                detail::waiter::detach();
-            }
-            int await_resume() {
-                throw_if_cancelled();
-                if (!got) got = s->try_next().value_or(0);
-                return got;
-            }
-        };
-        return awaiter{this};
-    }
-
-private:
-    friend class loop;
-    void deliver(int sig);
-    loop& lp_;
-    std::vector<int> sigs_;
-    std::deque<int> pending_;
-    detail::waiter_list waiters_;
-};
+namespace co {
+template <class T>
+using channel = conc::channel<T>;
+}
 
 // Coroutine I/O helpers for non-blocking fds.
 // Reads once when data is there (0 at end of file).
