@@ -60,7 +60,7 @@ struct spawn_spec {
 class spawn_error : public sys_error {
 public:
     spawn_error(int err, const std::string& command)
-        : sys_error(err, "cannot run '" + command + "'"), command_(command) {}
+        : sys_error(err, "run '" + command + "'"), command_(command) {}
     int exit_code() const noexcept { return err() == ENOENT ? 127 : 126; }
     const std::string& command() const noexcept { return command_; }
 

@@ -1,0 +1,175 @@
+// pmap: run a command once per input record, in parallel.
+//
+//   find . -name '*.log' -print0 | pmap -0 -j4 gzip
+//   pmap -k convert {} {.}.png ::: *.jpg
+//
+// main() reads the command line into a pmap::config; engine.cpp runs it.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "conc/fd.hpp"
+#include "messages.hpp"
+#include "options.hpp"
+#include "pmap.hpp"
+#include "units.hpp"
+
+namespace {
+
+enum : int {
+    opt_bar = 256, opt_colsep, opt_delay, opt_dry_run, opt_halt, opt_joblog, opt_line_buffer,
+    opt_resume, opt_resume_failed, opt_retries, opt_tag, opt_timeout,
+};
+
+const cli::option_table options{
+    "[OPTION]... [--] COMMAND [ARG]... [::: ITEM...]",
+    "Run COMMAND once per input record (or per ITEM), at most N at a time, each job's output kept whole.",
+    {
+        {'j', "jobs", cli::arg::required, "N", "run at most N jobs at once (default: online CPUs; 0: no limit)"},
+        {'k', "keep-order", cli::arg::none, nullptr, "write outputs in input order"},
+        {'0', "null", cli::arg::none, nullptr, "items end with NUL, not newline"},
+        {'d', "delimiter", cli::arg::required, "C", "items end with the character C"},
+        {'a', "arg-file", cli::arg::required, "FILE", "read items from FILE instead of stdin"},
+        {'n', "max-args", cli::arg::required, "N", "give up to N items to each job"},
+        {'I', nullptr, cli::arg::required, "STR", "use STR instead of {} for the item"},
+        {opt_colsep, "colsep", cli::arg::required, "SEP", "split items into columns {1} {2}... at SEP"},
+        {'s', "shell", cli::arg::none, nullptr, "run COMMAND as a shell script (values are quoted)"},
+        {opt_line_buffer, "line-buffer", cli::arg::none, nullptr, "write output line by line as it comes"},
+        {'u', "ungroup", cli::arg::none, nullptr, "pass output straight through (may mix)"},
+        {opt_tag, "tag", cli::arg::none, nullptr, "prefix output lines with the item and a tab"},
+        {opt_timeout, "timeout", cli::arg::required, "DUR", "stop a job after DUR (TERM, then KILL)"},
+        {opt_retries, "retries", cli::arg::required, "N", "run a failing job up to N times in all"},
+        {opt_halt, "halt", cli::arg::required, "WHEN", "stop early: now|soon,fail|success|done[=N|P%]"},
+        {opt_delay, "delay", cli::arg::required, "DUR", "wait DUR between job starts"},
+        {opt_joblog, "joblog", cli::arg::required, "FILE", "log each finished job to FILE (TSV)"},
+        {opt_resume, "resume", cli::arg::none, nullptr, "with --joblog: skip jobs already logged"},
+        {opt_resume_failed, "resume-failed", cli::arg::none, nullptr, "with --joblog: skip jobs logged as succeeded"},
+        {opt_bar, "bar", cli::arg::optional, "always", "progress bar on stderr (when it is a terminal)"},
+        {opt_dry_run, "dry-run", cli::arg::none, nullptr, "print the commands, run nothing"},
+        {'v', "verbose", cli::arg::none, nullptr, "print each command on stderr as it starts"},
+    },
+    "Replacement strings: {} {.} {/} {//} {/.} {#} {%}, and {1} {2}... with --colsep.\n"
+    "Exit status: 0 all jobs succeeded, 123 some failed, 126/127 command not runnable/found, 2 usage.\n"
+    "See pmap(1)."};
+
+char parse_delimiter(const std::string& v) {
+    if (v.size() == 1) return v[0];
+    if (v == "\\n") return '\n';
+    if (v == "\\t") return '\t';
+    if (v == "\\0") return '\0';
+    if (v == "\\\\") return '\\';
+    cli::usage_error("invalid delimiter '" + v + "': expected one character, or \\n, \\t, \\0, \\\\");
+}
+
+unsigned online_cpus() {
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? unsigned(n) : 1;
+}
+
+// -j 0: as many jobs as the fd limit allows (each running job holds two pipes).
+unsigned as_many_as_possible() {
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t fds = rl.rlim_cur == RLIM_INFINITY ? 65536 : rl.rlim_cur;
+    return unsigned(std::clamp<rlim_t>((fds > 64 ? fds - 64 : 1) / 2, 1, 32768));
+}
+
+template <class F>
+auto parse_value(const char* option, const std::string& v, F parse) {
+    try {
+        return parse(v);
+    } catch (const std::exception& e) {
+        cli::usage_error(std::string(option) + ": " + e.what());
+    }
+}
+
+pmap::config read_command_line(int argc, char** argv) {
+    cli::parsed_args args = options.parse(argc, argv);
+    pmap::config cfg;
+    cfg.jobs = online_cpus();
+    bool ungroup = false, line_buffer = false;
+    for (auto& [key, v] : args.options) switch (key) {
+        case 'j': {
+            long long n = parse_value("-j", v, [](auto& s) { return cli::parse_count(s, 0, 1000000); });
+            cfg.jobs = n == 0 ? as_many_as_possible() : unsigned(n);
+            break;
+        }
+        case 'k': cfg.keep_order = true; break;
+        case '0': cfg.delimiter = '\0'; break;
+        case 'd': cfg.delimiter = parse_delimiter(v); break;
+        case 'a':
+            if (!cfg.arg_file.empty()) cli::usage_error("-a may be given once");
+            cfg.arg_file = v;
+            cfg.input = pmap::input_kind::file_records;
+            break;
+        case 'n': cfg.max_args = std::size_t(parse_value("-n", v, [](auto& s) { return cli::parse_count(s, 1, 1 << 20); })); break;
+        case 'I':
+            if (v.empty()) cli::usage_error("-I needs a non-empty string");
+            cfg.tmpl.replace = v;
+            break;
+        case opt_colsep:
+            if (v.empty()) cli::usage_error("--colsep needs a non-empty separator");
+            cfg.tmpl.colsep = v;
+            break;
+        case 's': cfg.tmpl.shell = true; break;
+        case opt_line_buffer: line_buffer = true; break;
+        case 'u': ungroup = true; break;
+        case opt_tag: cfg.tag = true; break;
+        case opt_timeout: cfg.timeout = parse_value("--timeout", v, cli::parse_duration); break;
+        case opt_delay: cfg.delay = parse_value("--delay", v, cli::parse_duration); break;
+        case opt_retries: cfg.attempts = unsigned(parse_value("--retries", v, [](auto& s) { return cli::parse_count(s, 0, 1000000); })); break;
+        case opt_halt: cfg.halt = parse_value("--halt", v, pmap::parse_halt); break;
+        case opt_joblog: cfg.joblog = v; break;
+        case opt_resume: cfg.resume = true; break;
+        case opt_resume_failed: cfg.resume_failed = true; break;
+        case opt_bar:
+            if (!v.empty() && v != "always") cli::usage_error("--bar takes no value but 'always'");
+            cfg.bar = true;
+            cfg.bar_forced = v == "always";
+            break;
+        case opt_dry_run: cfg.dry_run = true; break;
+        case 'v': cfg.verbose = true; break;
+    }
+    if (cfg.attempts == 0) cfg.attempts = 1;   // GNU parallel: --retries 0 means one try
+
+    // COMMAND [ARG...] [::: ITEM...]
+    auto sep = std::find(args.operands.begin(), args.operands.end(), ":::");
+    cfg.command.assign(args.operands.begin(), sep);
+    if (sep != args.operands.end()) {
+        cfg.arguments.assign(sep + 1, args.operands.end());
+        if (cfg.arguments.empty()) cli::usage_error("':::' must be followed by at least one item");
+        if (cfg.input == pmap::input_kind::file_records) cli::usage_error("-a and ':::' cannot be used together");
+        cfg.input = pmap::input_kind::arguments;
+    }
+    if (cfg.command.empty()) cli::usage_error("no command given");
+    if ((cfg.resume || cfg.resume_failed) && cfg.joblog.empty())
+        cli::usage_error(std::string(cfg.resume ? "--resume" : "--resume-failed") + " needs --joblog FILE");
+    if (ungroup && (line_buffer || cfg.tag || cfg.keep_order))
+        cli::usage_error("-u cannot be combined with --line-buffer, --tag or -k");
+    if (!cfg.arg_file.empty()) {
+        try {
+            conc::open_file(cfg.arg_file, O_RDONLY);   // bad input: exit 2, before any job runs
+        } catch (const conc::sys_error& e) {
+            cli::die(cli::exit_usage, cli::describe(e));
+        }
+    }
+    cfg.output = ungroup ? pmap::output_mode::ungroup : line_buffer ? pmap::output_mode::line : pmap::output_mode::group;
+    return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cli::set_program_name(argv[0]);
+    pmap::config cfg = read_command_line(argc, argv);
+    try {
+        return pmap::run(cfg);
+    } catch (const std::exception& e) {
+        cli::die(e);
+    }
+}

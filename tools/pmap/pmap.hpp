@@ -1,0 +1,50 @@
+// pmap's configuration, as the command line sets it, and the run itself.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "command_template.hpp"
+#include "halt.hpp"
+
+namespace pmap {
+
+enum class input_kind { stdin_records, file_records, arguments };
+enum class output_mode { group, line, ungroup };
+
+struct config {
+    std::vector<std::string> command;
+    template_options tmpl;
+
+    input_kind input = input_kind::stdin_records;
+    std::string arg_file;                  // -a
+    std::vector<std::string> arguments;    // ::: ITEM...
+    char delimiter = '\n';
+    std::size_t max_args = 1;              // -n
+
+    unsigned jobs = 1;
+    bool keep_order = false;
+    output_mode output = output_mode::group;
+    bool tag = false;
+
+    std::optional<std::chrono::nanoseconds> timeout;   // per job
+    std::optional<std::chrono::nanoseconds> delay;     // between starts
+    unsigned attempts = 1;                 // --retries: attempts in all, as GNU parallel counts
+    halt_policy halt;
+
+    std::string joblog;
+    bool resume = false;
+    bool resume_failed = false;
+
+    bool bar = false;
+    bool bar_forced = false;
+    bool dry_run = false;
+    bool verbose = false;
+};
+
+// Runs every job; returns pmap's exit status.
+int run(const config& cfg);
+
+}  // namespace pmap
