@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# tests/bench/pmap.sh: pmap side by side with its peers, in one run.
+#
+#   peers: xargs -P, GNU parallel, Python multiprocessing.Pool(2).imap running
+#   the command per item through subprocess.run, and spawn_floor (a bare
+#   posix_spawn + waitpid loop: the floor no tool can beat).
+#
+# The machine is shared and noisy: runs are interleaved round-robin across the
+# tools of a scenario, the median wall time is reported, and only ratios
+# measured in the same run mean anything.  Peak RSS is /usr/bin/time's %M: the
+# largest single process of the pipeline (pmap itself for pmap's rows).
+#
+# Environment: CONC_BIN (default build/bin), BUILD (default build), RUNS (fast
+# tools, default 5), SLOW_RUNS (GNU parallel and Python, default 2),
+# PMAP_BENCH_FULL=1 adds GNU parallel to the 2,000,000-item scenario (~100 s).
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+CONC_BIN=${CONC_BIN:-$BUILD/bin}
+RUNS=${RUNS:-5}
+SLOW_RUNS=${SLOW_RUNS:-2}
+FULL=${PMAP_BENCH_FULL:-0}
+PMAP=$CONC_BIN/pmap
+FLOOR=$BUILD/bench/spawn_floor
+TIME=/usr/bin/time
+
+if [ ! -x "$TIME" ]; then
+    echo "pmap.sh: $TIME is missing: apt-get install -y time" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmap-bench.XXXXXX") || exit 125
+trap 'rm -rf "$tmp"' EXIT
+export tmp
+
+have_pmap=1
+if [ ! -x "$PMAP" ]; then
+    echo "pmap not built ($PMAP): its rows are skipped"
+    have_pmap=0
+fi
+if [ ! -x "$FLOOR" ]; then
+    make -s -C "$ROOT" BUILD="$BUILD" "$BUILD/bench/spawn_floor" >/dev/null 2>&1
+fi
+have_floor=1
+[ -x "$FLOOR" ] || { echo "spawn_floor not built ($FLOOR): its rows are skipped"; have_floor=0; }
+have_parallel=1
+command -v parallel >/dev/null || { echo "GNU parallel not installed: its rows are skipped"; have_parallel=0; }
+have_python=1
+command -v python3 >/dev/null || { echo "python3 not installed: its rows are skipped"; have_python=0; }
+
+# Python's Pool(2).imap, one subprocess.run per item: the same work as the others.
+cat >"$tmp/pool_imap.py" <<'EOF'
+import subprocess, sys
+from multiprocessing import Pool
+
+CMD = sys.argv[1:]
+
+def run(line):
+    return subprocess.run(CMD + [line.rstrip("\n")]).returncode
+
+if __name__ == "__main__":
+    with Pool(2) as pool:
+        failed = sum(1 for rc in pool.imap(run, sys.stdin) if rc)
+    sys.exit(123 if failed else 0)
+EOF
+
+head -c 65536 /dev/zero >"$tmp/blob64k"
+head -c 131072 /dev/zero >"$tmp/blob128k"
+
+# --- measuring -------------------------------------------------------------
+
+declare -A WALLS RSS STATUS JOBS GOAL
+ROWS=()
+
+# measure KEY CMD: runs CMD under bash, records wall seconds and peak RSS (KiB).
+measure() {
+    local key=$1 cmd=$2 t0 t1 rc rss
+    t0=$(date +%s%N)
+    "$TIME" -f %M -o "$tmp/rss" bash -c "$cmd" >/dev/null 2>"$tmp/stderr"
+    rc=$?
+    t1=$(date +%s%N)
+    rss=$(tail -n 1 "$tmp/rss")
+    [[ $rss =~ ^[0-9]+$ ]] || rss=0
+    WALLS[$key]+="$(( (t1 - t0) / 1000000 )) "
+    if [ -z "${RSS[$key]:-}" ] || [ "$rss" -gt "${RSS[$key]}" ]; then RSS[$key]=$rss; fi
+    if [ "$rc" -ne 0 ]; then
+        STATUS[$key]="exit $rc"
+        echo "  $key: exit status $rc: $(head -c 200 "$tmp/stderr" | tr '\n' ' ')" >&2
+    fi
+}
+
+# scenario NAME JOBS, then tool NAME RUNS CMD [GOAL] lines, then run_scenario.
+declare -a T_NAME T_RUNS T_CMD
+scenario() {
+    SCEN=$1
+    SCEN_JOBS=$2
+    T_NAME=() T_RUNS=() T_CMD=()
+}
+tool() {
+    local name=$1 runs=$2 cmd=$3 goal=${4:-}
+    T_NAME+=("$name") T_RUNS+=("$runs") T_CMD+=("$cmd")
+    ROWS+=("$SCEN|$name")
+    JOBS["$SCEN|$name"]=$SCEN_JOBS
+    GOAL["$SCEN|$name"]=$goal
+}
+run_scenario() {
+    local max=0 r i
+    for r in "${T_RUNS[@]}"; do [ "$r" -gt "$max" ] && max=$r; done
+    echo "== $SCEN (${#T_NAME[@]} tools, up to $max runs each)" >&2
+    for ((r = 1; r <= max; r++)); do
+        for i in "${!T_NAME[@]}"; do
+            [ "$r" -le "${T_RUNS[$i]}" ] || continue
+            measure "$SCEN|${T_NAME[$i]}" "${T_CMD[$i]}"
+        done
+    done
+}
+
+median() {
+    tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "" }'
+}
+
+# --- scenarios -------------------------------------------------------------
+
+S1="5000 x /bin/true -j2"
+scenario "$S1" 5000
+[ $have_pmap = 1 ] && tool "pmap" "$RUNS" "seq 5000 | $PMAP -j2 /bin/true"
+[ $have_pmap = 1 ] && tool "pmap -k" "$RUNS" "seq 5000 | $PMAP -j2 -k /bin/true" "k<=1.05"
+tool "xargs -P2 -n1" "$RUNS" "seq 5000 | xargs -P2 -n1 /bin/true" "<=0.80"
+[ $have_parallel = 1 ] && tool "parallel -j2" "$SLOW_RUNS" "seq 5000 | parallel -j2 /bin/true" "<=0.20"
+[ $have_floor = 1 ] && tool "spawn_floor" "$RUNS" "$FLOOR 2 5000 /bin/true" "<=1.25"
+[ $have_python = 1 ] && tool "python Pool(2).imap" "$SLOW_RUNS" "seq 5000 | python3 $tmp/pool_imap.py /bin/true"
+run_scenario
+
+S2="2000 jobs x 64 KiB out"
+scenario "$S2" 2000
+items="yes $tmp/blob64k | head -n 2000"
+check="wc -c | grep -qx $((2000 * 65536))"
+[ $have_pmap = 1 ] && tool "pmap (grouped)" "$RUNS" "$items | $PMAP -j2 cat | $check"
+[ $have_parallel = 1 ] && tool "parallel -j2 (grouped)" "$SLOW_RUNS" "$items | parallel -j2 cat | $check" "<=0.333"
+tool "xargs -P2 -n1 (mixed)" "$RUNS" "$items | xargs -P2 -n1 cat | $check"
+run_scenario
+
+S3="seq 2000000, -n 1000"
+scenario "$S3" 2000
+[ $have_pmap = 1 ] && tool "pmap -n 1000" "$RUNS" "seq 2000000 | $PMAP -j2 -n 1000 true" "RSS<=8MiB"
+tool "xargs -P2 -n 1000" "$RUNS" "seq 2000000 | xargs -P2 -n 1000 true"
+[ $have_parallel = 1 ] && [ "$FULL" = 1 ] && tool "parallel -j2 -n 1000" "$SLOW_RUNS" "seq 2000000 | parallel -j2 -n 1000 true"
+run_scenario
+[ "$FULL" = 1 ] || echo "  (GNU parallel skipped here: ~100 s; PMAP_BENCH_FULL=1 adds it)" >&2
+
+# Job 1 waits until the last job has run; jobs 2..1001 each print 128 KiB, so
+# -k must hold 128 MiB back: bounded memory means spilling to a file.
+S4="-k, slow first job, 1000 x 128 KiB"
+scenario "$S4" 1001
+cat >"$tmp/slow.sh" <<EOF
+if [ "\$1" = 1 ]; then while [ ! -e $tmp/last ]; do sleep 0.02; done; fi
+cat $tmp/blob128k
+if [ "\$1" = 1001 ]; then : >$tmp/last; fi
+EOF
+slow="sh $tmp/slow.sh"
+check="wc -c | grep -qx $((1001 * 131072))"
+[ $have_pmap = 1 ] && tool "pmap -k" "$RUNS" "rm -f $tmp/last; seq 1001 | $PMAP -j2 -k $slow | $check" "RSS<=80MiB"
+[ $have_parallel = 1 ] && tool "parallel -j2 -k" "$SLOW_RUNS" "rm -f $tmp/last; seq 1001 | parallel -j2 -k $slow | $check"
+run_scenario
+
+# --- the table -------------------------------------------------------------
+
+declare -A MED
+for key in "${ROWS[@]}"; do MED[$key]=$(printf '%s' "${WALLS[$key]:-}" | median); done
+
+# The pmap row a scenario's ratios are taken against.
+pmap_ref() {
+    case $1 in
+        "$S1") echo "$1|pmap" ;;
+        "$S2") echo "$1|pmap (grouped)" ;;
+        "$S3") echo "$1|pmap -n 1000" ;;
+        "$S4") echo "$1|pmap -k" ;;
+    esac
+}
+
+printf '\npmap benchmark, %s, %s, %s CPUs, runs: %s (slow peers %s)\n' "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)" "$RUNS" "$SLOW_RUNS"
+fmt='%-34s %-24s %9s %9s %10s %10s %-12s %s\n'
+printf "$fmt" scenario tool "median s" "jobs/s" "peak RSS" "pmap/this" goal verdict
+printf "$fmt" "--------" "----" "--------" "------" "--------" "---------" "----" "-------"
+for key in "${ROWS[@]}"; do
+    scen=${key%%|*} name=${key#*|}
+    ms=${MED[$key]}
+    ref=$(pmap_ref "$scen")
+    refms=${MED[$ref]:-}
+    goal=${GOAL[$key]}
+    wall=- jps=- rss=- ratio=- verdict=-
+    if [ -n "$ms" ]; then
+        wall=$(awk -v m="$ms" 'BEGIN { printf "%.2f", m / 1000 }')
+        jps=$(awk -v m="$ms" -v n="${JOBS[$key]}" 'BEGIN { printf "%.0f", (m > 0) ? n * 1000 / m : 0 }')
+        rss=$(awk -v k="${RSS[$key]}" 'BEGIN { printf "%.1fM", k / 1024 }')
+    fi
+    if [ -n "$ms" ] && [ -n "$refms" ] && [ "$key" != "$ref" ]; then
+        ratio=$(awk -v p="$refms" -v t="$ms" 'BEGIN { printf "%.2f", (t > 0) ? p / t : 0 }')
+    fi
+    case $goal in
+        "<="*)
+            # pmap's wall over this tool's must stay under the bound.
+            [ "$ratio" != - ] && verdict=$(awk -v r="$ratio" -v g="${goal#<=}" 'BEGIN { print ((r <= g) ? "ok" : "MISS") }')
+            ;;
+        "k<="*)
+            # pmap -k's wall over plain pmap's.
+            base=${MED["$scen|pmap"]:-}
+            if [ -n "$ms" ] && [ -n "$base" ]; then
+                ratio=$(awk -v k="$ms" -v b="$base" 'BEGIN { printf "%.2f", (b > 0) ? k / b : 0 }')
+                goal="-k/pmap${goal#k}"
+                verdict=$(awk -v r="$ratio" -v g="${goal#-k/pmap<=}" 'BEGIN { print ((r <= g) ? "ok" : "MISS") }')
+            fi
+            ;;
+        "RSS<="*)
+            lim=${goal#RSS<=}
+            lim=${lim%MiB}
+            [ -n "$ms" ] && verdict=$(awk -v k="${RSS[$key]}" -v l="$lim" 'BEGIN { print ((k <= l * 1024) ? "ok" : "MISS") }')
+            ;;
+    esac
+    [ -n "${STATUS[$key]:-}" ] && verdict="FAILED (${STATUS[$key]})"
+    [ -z "$goal" ] && goal=-
+    printf "$fmt" "$scen" "$name" "$wall" "$jps" "$rss" "$ratio" "$goal" "$verdict"
+done
+cat <<'EOF'
+
+pmap/this: pmap's median wall over this tool's (below 1: pmap is faster); for
+"pmap -k" in the first scenario, pmap -k's wall over plain pmap's.  Goals: pmap
+<= 0.80x xargs, <= 0.20x GNU parallel, <= 1.25x the spawn floor, -k <= 1.05x;
+grouped 64 KiB output >= 3x faster than GNU parallel; RSS bounds as shown.
+EOF
