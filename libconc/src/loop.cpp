@@ -634,7 +634,8 @@ task<std::size_t> read_some_async(int fd, void* buf, std::size_t len) {
     }
 }
 
-task<void> write_all_async(int fd, std::string_view data) {
+task<void> write_all_async(int fd, std::string owned) {
+    std::string_view data(owned);   // the task owns its bytes: a caller's temporary may be gone
     while (!data.empty()) {
         long n = write_some(fd, data.data(), data.size());
         if (n < 0) {

@@ -106,7 +106,7 @@ private:
         if (fatal_exit_) return fatal_exit_;
         if (failed_ > 0) {
             cli::warn(std::to_string(failed_) + " of " + std::to_string(finished_) +
-                      (finished_ == 1 ? " job failed" : " jobs failed"));
+                      " jobs failed");
             return cli::exit_failed;
         }
         return cli::exit_ok;
@@ -487,8 +487,8 @@ private:
             if (argv[i].find('\0') != std::string::npos)
                 return "argument " + std::to_string(i) + " holds a NUL byte, which no command can receive";
         if (auto i = too_long_argument(argv))
-            return "argument " + std::to_string(*i) + " is " + std::to_string(argv[*i].size()) +
-                   " bytes, over the system's limit of " + std::to_string(max_arg_strlen - 1) + " for one argument";
+            return "argument " + std::to_string(*i) + " is too long (" + std::to_string(argv[*i].size()) +
+                   " bytes; the system's limit for one argument is " + std::to_string(max_arg_strlen - 1) + ")";
         return {};
     }
 

@@ -657,7 +657,10 @@ public:
     std::size_t size() const noexcept { return buf_.size(); }
     bool closed() const noexcept { return closed_; }
 
-    bool try_send(T& v) {
+    // Sends without waiting; false (and v untouched) when the channel is full.
+    bool try_send(T v) { return offer(v); }
+    // Moves v in only when it can be taken now (used by send()).
+    bool offer(T& v) {
         if (closed_) throw channel_closed();
         if (auto* r = static_cast<recv_awaiter*>(receivers_.pop_front())) {
             r->slot.emplace(std::move(v));
@@ -703,7 +706,7 @@ public:
         bool refused = false;
         send_awaiter(channel* c, T v) : ch(c), value(std::move(v)) {}
         ~send_awaiter() override { detach(); }
-        bool await_ready() { return ch->try_send(value); }
+        bool await_ready() { return ch->offer(value); }
         bool await_suspend(std::coroutine_handle<> h) {
             if (!loop::current().begin_wait(*this, h)) return false;
             ch->senders_.push_back(this);
@@ -752,6 +755,6 @@ using channel = conc::channel<T>;
 // Reads once when data is there (0 at end of file).
 task<std::size_t> read_some_async(int fd, void* buf, std::size_t len);
 // Writes every byte; throws sys_error (EPIPE included) if it cannot.
-task<void> write_all_async(int fd, std::string_view data);
+task<void> write_all_async(int fd, std::string data);
 
 }  // namespace conc

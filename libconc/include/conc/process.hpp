@@ -49,10 +49,10 @@ struct stdio {
 
 struct spawn_spec {
     std::vector<std::string> argv;      // argv[0] is looked up on PATH unless it contains '/'
-    stdio in, out, err;
+    stdio in{}, out{}, err{};
     bool new_process_group = false;     // child gets its own group (pgid == pid)
-    std::vector<std::string> env;       // extra "NAME=value" entries over the parent's environment
-    std::string cwd;                    // working directory; empty: the parent's
+    std::vector<std::string> env{};     // extra "NAME=value" entries over the parent's environment
+    std::string cwd{};                  // working directory; empty: the parent's
 };
 
 // The command could not be started.  err() is ENOENT for "not found",
