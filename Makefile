@@ -84,8 +84,9 @@ sanitize:
 
 # Criterion's sandbox maps its arena at random addresses that are TSan shadow (Criterion #274):
 # tests/tsan/boxfort_arena.cpp steers them into TSan's app range.  halt_on_error: a race fails its test.
+# tests/tsan/tsan.supp: reports proven false (each explained there).
 tsan:
-	TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)' \
+	TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1 suppressions=$(abspath tests/tsan/tsan.supp) $(TSAN_OPTIONS)' \
 	$(MAKE) BUILD=build/tsan OPT=-O1 SAN='-fsanitize=thread' \
 	  UNIT_EXTRA_OBJ=build/tsan/obj/tests/tsan/boxfort_arena.o unit
 
