@@ -1,12 +1,14 @@
 // pool_bench: throughput of thread_pool and fork_pool against a plain
 // mutex+condvar queue of std::threads and std::async.  Prints, per figure,
 // the median of RUNS runs as "name<TAB>items_per_s".
+// Usage: pool_bench [N [FIGURE]]; with FIGURE, only that figure is measured.
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -94,10 +96,13 @@ int main(int argc, char** argv) {
     std::size_t n = 1000000;
     if (argc > 1) n = std::strtoul(argv[1], nullptr, 10);
     if (const char* r = std::getenv("RUNS")) runs = std::max(1, std::atoi(r));
+    const char* only = argc > 2 ? argv[2] : nullptr;
+    auto want = [&](const char* name) { return !only || std::strcmp(only, name) == 0; };
     unsigned threads = conc::detail::online_cpus();
 
-    {
+    if (want("thread_pool_submit") || want("thread_pool_imap_chunk1000")) {
         conc::thread_pool pool(threads);
+        if (want("thread_pool_submit"))
         report("thread_pool_submit", median_rate(n, [&] {
                    std::vector<conc::future<void>> fs;
                    fs.reserve(n);
@@ -106,13 +111,14 @@ int main(int argc, char** argv) {
                }));
         std::vector<int> in(n);
         for (std::size_t i = 0; i < n; ++i) in[i] = int(i);
+        if (want("thread_pool_imap_chunk1000"))
         report("thread_pool_imap_chunk1000", median_rate(n, [&] {
                    long sum = 0;
                    for (int v : pool.imap([](int x) { return x + 1; }, in, 1000)) sum += v;
                    if (sum == 42) std::puts("");
                }));
     }
-    {
+    if (want("plain_queue_submit")) {
         plain_pool pool(threads);
         report("plain_queue_submit", median_rate(n, [&] {
                    std::atomic<std::size_t> done{0};
@@ -129,7 +135,7 @@ int main(int argc, char** argv) {
                    cv.wait(lk, [&] { return done.load() == n; });
                }));
     }
-    {
+    if (want("std_async")) {
         std::size_t na = std::min<std::size_t>(n, 100000);
         report("std_async", median_rate(na, [&] {
                    // In batches: one thread a call, and threads are a limited resource.
@@ -142,7 +148,9 @@ int main(int argc, char** argv) {
                    }
                }));
     }
-    {
+    if (want("fork_pool_imap_chunk1000")) {
+        // The same work as the Python peer in libconc.sh (parse, square,
+        // format), with no allocation: results fit std::string's inline buffer.
         std::vector<std::string> items(n);
         for (std::size_t i = 0; i < n; ++i) items[i] = std::to_string(i);
         conc::fork_pool pool(square_of, 2);
