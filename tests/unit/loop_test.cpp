@@ -54,22 +54,20 @@ CORO_TEST(loop, exceptions_travel_to_the_awaiter) {
 CORO_TEST(loop, timers_fire_in_deadline_order_and_ties_in_creation_order) {
     loop lp;
     std::vector<int> order;
-    auto sleeper = [&](int id, int ms) -> task<void> {
-        co_await loop::current().sleep_for(std::chrono::milliseconds(ms));
+    // Absolute deadlines from one base: the order cannot depend on how long
+    // the tasks took to start on a loaded machine.
+    auto base = clock::now();
+    auto sleeper = [](std::vector<int>& order, clock::time_point deadline, int id) -> task<void> {
+        co_await loop::current().sleep_until(deadline);
         order.push_back(id);
     };
     lp.run([&]() -> task<void> {
-        auto deadline = clock::now() + 30ms;
         std::vector<task<void>> ts;
-        ts.push_back(sleeper(1, 40));
-        ts.push_back(sleeper(2, 10));
-        ts.push_back(sleeper(3, 25));
-        ts.push_back(sleeper(4, 0));
-        for (int i = 5; i < 9; ++i)   // equal deadlines: creation order
-            ts.push_back([](std::vector<int>& order, clock::time_point deadline, int i) -> task<void> {
-                co_await loop::current().sleep_until(deadline);
-                order.push_back(i);
-            }(order, deadline, i));
+        ts.push_back(sleeper(order, base + 40ms, 1));
+        ts.push_back(sleeper(order, base + 10ms, 2));
+        ts.push_back(sleeper(order, base + 25ms, 3));
+        ts.push_back(sleeper(order, base, 4));
+        for (int i = 5; i < 9; ++i) ts.push_back(sleeper(order, base + 30ms, i));   // ties: creation order
         co_await gather(std::move(ts));
     }());
     std::vector<int> want{4, 2, 3, 5, 6, 7, 8, 1};

@@ -267,7 +267,12 @@ Test(thread_pool, add_done_callback_before_and_after_completion) {
 Test(thread_pool, wait_for_and_cancel) {
     thread_pool pool(1);
     gate g;
-    auto blocker = pool.submit([&] { g.wait(); });
+    std::atomic<int> started{0};
+    auto blocker = pool.submit([&] {
+        started = 1;
+        g.wait();
+    });
+    spin_until(started, 1);   // running now: cancel() must refuse it
     cr_assert(!blocker.wait_for(std::chrono::milliseconds(1)));
     auto queued = pool.submit([] { return 5; });
     cr_assert(queued.cancel());
