@@ -333,8 +333,6 @@ private:
         if (piped) {
             po.write.reset();
             pe.write.reset();
-            conc::set_nonblocking(po.read.get());
-            conc::set_nonblocking(pe.read.get());
             auto err_drain = lp_->spawn(drain(pe.read.get(), err, tag));
             co_await drain(po.read.get(), out, tag);
             co_await err_drain;
@@ -363,14 +361,13 @@ private:
         proc.kill(SIGKILL);
     }
 
+    // The pipe stays blocking (no fcntl per job): read() only after poll says
+    // it is readable, when it returns at once.
     task<void> drain(int fd, sink& s, const std::string& tag) {
         for (;;) {
+            co_await lp_->readable(fd);
             long n = conc::read_some(fd, read_buf_.data(), read_buf_.size());
-            if (n < 0) {
-                co_await lp_->readable(fd);
-                continue;
-            }
-            if (n == 0) break;
+            if (n <= 0) break;
             take(s, std::string_view(read_buf_.data(), std::size_t(n)), tag);
         }
         if (cfg_.output == output_mode::line && !cfg_.keep_order && !s.partial.empty()) {
