@@ -195,7 +195,7 @@ loop::loop() {
 
 void loop::add_internal_reader(internal_reader& r) {
     internal_readers_.push_back(&r);
-    pollfds_.reserve(pollfds_.size() + internal_readers_.size());
+    pollfds_.push_back({r.fd, POLLIN, 0});   // after every task fd, for good
 }
 
 loop::~loop() {
@@ -283,7 +283,7 @@ void loop::cancel_all_jobs() {
 }
 
 bool loop::can_make_progress() const noexcept {
-    return !ready_.empty() || !timers_.empty() || pollfds_.size() > idle_polls_ ||
+    return !ready_.empty() || !timers_.empty() || user_polls_ > idle_polls_ ||
            !children_.empty() || signal_waiters_ > 0 || holds_ > 0;
 }
 
@@ -304,20 +304,16 @@ void loop::turn() {
             tsp = nullptr;
         }
     }
-    if (idle_polls_ > 16 && 2 * idle_polls_ > pollfds_.size()) compact_poll();
-    // The internal pipes ride at the end of the array for this one call.
-    std::size_t user = pollfds_.size();
-    for (auto* r : internal_readers_) pollfds_.push_back({r->fd, POLLIN, 0});
+    if (idle_polls_ > 16 && 2 * idle_polls_ > user_polls_) compact_poll();
     int n = ::ppoll(pollfds_.data(), pollfds_.size(), tsp, nullptr);
-    int err = errno;
+    if (n < 0 && errno != EINTR) throw sys_error("poll");
     std::size_t internal_ready = 0;   // bit i: internal reader i is readable
     for (std::size_t i = 0; i < internal_readers_.size(); ++i)
-        if (pollfds_[user + i].revents) {
+        if (pollfd& p = pollfds_[user_polls_ + i]; p.revents) {
+            p.revents = 0;
             internal_ready |= std::size_t(1) << i;
             --n;
         }
-    pollfds_.resize(user);
-    if (n < 0 && err != EINTR) throw sys_error(err, "poll");
     if (!timers_.empty()) fire_timers(clock::now());
     if (n > 0) dispatch_fds();
     if (internal_ready)
@@ -425,8 +421,9 @@ void loop::update_poll(int fd) {
     short ev = short((s.reader ? POLLIN : 0) | (s.writer ? POLLOUT : 0));
     if (s.poll_index < 0) {
         if (ev == 0) return;
-        s.poll_index = int(pollfds_.size());
-        pollfds_.push_back({fd, ev, 0});
+        // Before the internal entries (at most two move up one place).
+        pollfds_.insert(pollfds_.begin() + std::ptrdiff_t(user_polls_), pollfd{fd, ev, 0});
+        s.poll_index = int(user_polls_++);
         return;
     }
     pollfd& p = pollfds_[std::size_t(s.poll_index)];
@@ -448,7 +445,7 @@ void loop::update_poll(int fd) {
 
 void loop::compact_poll() noexcept {
     std::size_t out = 0;
-    for (std::size_t i = 0; i < pollfds_.size(); ++i) {
+    for (std::size_t i = 0; i < user_polls_; ++i) {
         pollfd p = pollfds_[i];
         if (p.fd < 0) {
             slots_[std::size_t(~p.fd)].poll_index = -1;
@@ -457,15 +454,17 @@ void loop::compact_poll() noexcept {
         slots_[std::size_t(p.fd)].poll_index = int(out);
         pollfds_[out++] = p;
     }
+    for (std::size_t i = user_polls_; i < pollfds_.size(); ++i) pollfds_[out++] = pollfds_[i];
     pollfds_.resize(out);
+    user_polls_ -= idle_polls_;
     idle_polls_ = 0;
 }
 
 void loop::dispatch_fds() {
     // Entries never move here (removal only switches them off, and new ones
-    // are appended with revents 0); revents is cleared as each entry is
+    // go after the last task entry with revents 0); revents is cleared as each entry is
     // handled, so nothing is seen twice.
-    for (std::size_t i = 0; i < pollfds_.size(); ++i) {
+    for (std::size_t i = 0; i < user_polls_; ++i) {
         short rev = pollfds_[i].revents;
         if (!rev) continue;
         pollfds_[i].revents = 0;

@@ -346,10 +346,11 @@ private:
     // stays in place, switched off (fd = ~fd, which poll ignores), so a task
     // that waits on the same fd again and again costs no array churn;
     // compact_poll() drops such entries once they are the majority.
-    std::vector<pollfd> pollfds_;
+    std::vector<pollfd> pollfds_;   // the tasks' entries, then the internal ones
+    std::size_t user_polls_ = 0;    // entries for the tasks' fds (idle ones included)
     std::size_t idle_polls_ = 0;
     std::vector<fd_slot> slots_;
-    // The loop's own pipes (post, signals) are polled after the tasks' fds:
+    // The loop's own pipes (post, signals) have the last entries:
     // poll(2) stops registering wait-queue entries at the first ready fd, so
     // a busy task fd first spares the kernel that work on the idle pipes.
     std::vector<internal_reader*> internal_readers_;
