@@ -126,10 +126,15 @@ bool multi_wait::satisfied() const noexcept {
 bool multi_wait::await_suspend(std::coroutine_handle<> h) {
     if (!lp->begin_wait(*this, h)) return false;
     subs_ = std::make_unique<sub[]>(jobs_.size());
+    done_count_ = 0;
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
-        if (jobs_[i]->done) continue;
+        if (jobs_[i]->done) {
+            ++done_count_;
+            continue;
+        }
         subs_[i].lp = lp;
         subs_[i].parent = this;
+        subs_[i].job = jobs_[i];
         jobs_[i]->completion.push_back(&subs_[i]);
     }
     if (timer_) lp->add_timer(*timer_);
@@ -148,9 +153,16 @@ void multi_wait::complete() {
     lp->wake(*this);
 }
 
-void multi_wait::sub::fire() {
-    if (parent->satisfied()) parent->complete();
+// Each finishing job is looked at once, not the whole set again: gather()
+// over n tasks stays O(n).
+void multi_wait::job_done(job_base& j) {
+    ++done_count_;
+    bool now = done_count_ == jobs_.size() || policy_ == wait_policy::first_completed ||
+               (policy_ == wait_policy::first_exception && j.error && !j.was_cancelled);
+    if (now) complete();
 }
+
+void multi_wait::sub::fire() { parent->job_done(*job); }
 
 void multi_wait::deadline_timer::fire() {
     parent->expired_ = true;
@@ -161,12 +173,10 @@ void multi_wait::deadline_timer::fire() {
 
 // ---- loop ----------------------------------------------------------------
 
-struct loop::internal_reader : detail::fd_waiter {
+// A pipe of the loop's own, always polled (after the tasks' fds).
+struct loop::internal_reader {
+    int fd = -1;
     std::function<void()> on_ready;
-    void fire() override {
-        lp->add_fd(*this);   // stays armed
-        on_ready();
-    }
 };
 
 struct loop::installed_signal {
@@ -178,12 +188,14 @@ struct loop::installed_signal {
 loop::loop() {
     post_pipe_ = make_pipe(O_NONBLOCK);
     post_reader_ = std::make_unique<internal_reader>();
-    post_reader_->lp = this;
     post_reader_->fd = post_pipe_.read.get();
-    post_reader_->events = POLLIN;
     post_reader_->on_ready = [this] { drain_posted(); };
-    add_fd(*post_reader_);
-    ++internal_fds_;
+    add_internal_reader(*post_reader_);
+}
+
+void loop::add_internal_reader(internal_reader& r) {
+    internal_readers_.push_back(&r);
+    pollfds_.push_back({r.fd, POLLIN, 0});   // after every task fd, for good
 }
 
 loop::~loop() {
@@ -195,6 +207,7 @@ loop::~loop() {
         if (auto f = std::exchange(j->frame, {})) f.destroy();
     }
     ready_.clear();
+    internal_readers_.clear();
     post_reader_.reset();
     signal_reader_.reset();
     for (auto& s : installed_) ::sigaction(s->sig, &s->old, nullptr);
@@ -270,7 +283,7 @@ void loop::cancel_all_jobs() {
 }
 
 bool loop::can_make_progress() const noexcept {
-    return !ready_.empty() || !timers_.empty() || pollfds_.size() > std::size_t(internal_fds_) ||
+    return !ready_.empty() || !timers_.empty() || user_polls_ > idle_polls_ ||
            !children_.empty() || signal_waiters_ > 0 || holds_ > 0;
 }
 
@@ -291,10 +304,21 @@ void loop::turn() {
             tsp = nullptr;
         }
     }
+    if (idle_polls_ > 16 && 2 * idle_polls_ > user_polls_) compact_poll();
     int n = ::ppoll(pollfds_.data(), pollfds_.size(), tsp, nullptr);
     if (n < 0 && errno != EINTR) throw sys_error("poll");
+    std::size_t internal_ready = 0;   // bit i: internal reader i is readable
+    for (std::size_t i = 0; i < internal_readers_.size(); ++i)
+        if (pollfd& p = pollfds_[user_polls_ + i]; p.revents) {
+            p.revents = 0;
+            internal_ready |= std::size_t(1) << i;
+            --n;
+        }
     if (!timers_.empty()) fire_timers(clock::now());
     if (n > 0) dispatch_fds();
+    if (internal_ready)
+        for (std::size_t i = 0; i < internal_readers_.size(); ++i)
+            if (internal_ready & (std::size_t(1) << i)) internal_readers_[i]->on_ready();
     run_ready();
 }
 
@@ -304,8 +328,7 @@ void loop::run_ready() {
     // looked at regularly.
     std::size_t budget = std::max<std::size_t>(ready_.size(), 256);
     while (budget-- && !ready_.empty()) {
-        ready_item it = ready_.front();
-        ready_.pop_front();
+        ready_item it = ready_.pop_front();
         current_ = it.owner;
         it.h.resume();
     }
@@ -396,28 +419,52 @@ void loop::remove_fd(detail::fd_waiter& w) noexcept {
 void loop::update_poll(int fd) {
     fd_slot& s = slots_[fd];
     short ev = short((s.reader ? POLLIN : 0) | (s.writer ? POLLOUT : 0));
+    if (s.poll_index < 0) {
+        if (ev == 0) return;
+        // Before the internal entries (at most two move up one place).
+        pollfds_.insert(pollfds_.begin() + std::ptrdiff_t(user_polls_), pollfd{fd, ev, 0});
+        s.poll_index = int(user_polls_++);
+        return;
+    }
+    pollfd& p = pollfds_[std::size_t(s.poll_index)];
     if (ev == 0) {
-        if (s.poll_index < 0) return;
-        std::size_t i = std::size_t(s.poll_index), last = pollfds_.size() - 1;
-        if (i != last) {
-            pollfds_[i] = pollfds_[last];
-            slots_[pollfds_[i].fd].poll_index = int(i);
+        if (p.fd >= 0) {   // switch it off; poll ignores negative fds
+            p.fd = ~fd;
+            p.events = 0;
+            p.revents = 0;
+            ++idle_polls_;
         }
-        pollfds_.pop_back();
-        s.poll_index = -1;
-    } else if (s.poll_index < 0) {
-        s.poll_index = int(pollfds_.size());
-        pollfds_.push_back({fd, ev, 0});
     } else {
-        pollfds_[s.poll_index].events = ev;
+        if (p.fd < 0) {
+            p.fd = fd;
+            --idle_polls_;
+        }
+        p.events = ev;
     }
 }
 
+void loop::compact_poll() noexcept {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < user_polls_; ++i) {
+        pollfd p = pollfds_[i];
+        if (p.fd < 0) {
+            slots_[std::size_t(~p.fd)].poll_index = -1;
+            continue;
+        }
+        slots_[std::size_t(p.fd)].poll_index = int(out);
+        pollfds_[out++] = p;
+    }
+    for (std::size_t i = user_polls_; i < pollfds_.size(); ++i) pollfds_[out++] = pollfds_[i];
+    pollfds_.resize(out);
+    user_polls_ -= idle_polls_;
+    idle_polls_ = 0;
+}
+
 void loop::dispatch_fds() {
-    // Backwards, so an entry moved into a hole by a removal was already seen;
-    // revents is cleared as each entry is handled, so nothing is seen twice.
-    for (std::size_t i = pollfds_.size(); i-- > 0;) {
-        if (i >= pollfds_.size()) continue;
+    // Entries never move here (removal only switches them off, and new ones
+    // go after the last task entry with revents 0); revents is cleared as each entry is
+    // handled, so nothing is seen twice.
+    for (std::size_t i = 0; i < user_polls_; ++i) {
         short rev = pollfds_[i].revents;
         if (!rev) continue;
         pollfds_[i].revents = 0;
@@ -489,9 +536,7 @@ void loop::watch_signal(int sig) {
             throw std::logic_error("conc::loop: another loop already handles signals");
         signal_pipe_ = std::move(p);
         signal_reader_ = std::make_unique<internal_reader>();
-        signal_reader_->lp = this;
         signal_reader_->fd = signal_pipe_.read.get();
-        signal_reader_->events = POLLIN;
         signal_reader_->on_ready = [this] {
             unsigned char buf[256];
             long n;
@@ -504,8 +549,7 @@ void loop::watch_signal(int sig) {
                 if (chld) on_signal_byte(SIGCHLD);
             }
         };
-        add_fd(*signal_reader_);
-        ++internal_fds_;
+        add_internal_reader(*signal_reader_);
     }
     if (sig == SIGCHLD && sigchld_) return;
     for (auto& s : installed_)

@@ -286,6 +286,35 @@ private:
         std::coroutine_handle<> h;
         detail::job_base* owner;
     };
+    // FIFO of runnable coroutines on a power-of-two ring: no allocation once
+    // it has grown to the loop's working size (a deque allocates a block
+    // every few hundred pushes).
+    class ready_queue {
+    public:
+        bool empty() const noexcept { return count_ == 0; }
+        std::size_t size() const noexcept { return count_; }
+        void push_back(ready_item it) {
+            if (count_ == buf_.size()) grow();
+            buf_[(head_ + count_++) & (buf_.size() - 1)] = it;
+        }
+        ready_item pop_front() noexcept {
+            ready_item it = buf_[head_];
+            head_ = (head_ + 1) & (buf_.size() - 1);
+            --count_;
+            return it;
+        }
+        void clear() noexcept { head_ = count_ = 0; }
+
+    private:
+        void grow() {
+            std::vector<ready_item> b(buf_.empty() ? 64 : 2 * buf_.size());
+            for (std::size_t i = 0; i < count_; ++i) b[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+            buf_.swap(b);
+            head_ = 0;
+        }
+        std::vector<ready_item> buf_;
+        std::size_t head_ = 0, count_ = 0;
+    };
     struct fd_slot {
         detail::fd_waiter* reader = nullptr;
         detail::fd_waiter* writer = nullptr;
@@ -300,6 +329,8 @@ private:
     void dispatch_fds();
     void run_ready();
     void update_poll(int fd);
+    void compact_poll() noexcept;
+    void add_internal_reader(internal_reader& r);
     void heap_up(std::size_t i) noexcept;
     void heap_down(std::size_t i) noexcept;
     void heap_swap(std::size_t a, std::size_t b) noexcept;
@@ -308,16 +339,25 @@ private:
     void drain_posted();
     void cancel_all_jobs();
 
-    std::deque<ready_item> ready_;
+    ready_queue ready_;
     std::vector<detail::timer_waiter*> timers_;
     std::uint64_t timer_seq_ = 0;
-    std::vector<pollfd> pollfds_;
+    // One entry per fd that tasks wait on.  An entry whose waiters are gone
+    // stays in place, switched off (fd = ~fd, which poll ignores), so a task
+    // that waits on the same fd again and again costs no array churn;
+    // compact_poll() drops such entries once they are the majority.
+    std::vector<pollfd> pollfds_;   // the tasks' entries, then the internal ones
+    std::size_t user_polls_ = 0;    // entries for the tasks' fds (idle ones included)
+    std::size_t idle_polls_ = 0;
     std::vector<fd_slot> slots_;
+    // The loop's own pipes (post, signals) have the last entries:
+    // poll(2) stops registering wait-queue entries at the first ready fd, so
+    // a busy task fd first spares the kernel that work on the idle pipes.
+    std::vector<internal_reader*> internal_readers_;
     std::vector<detail::child_waiter*> children_;
     detail::job_base* current_ = nullptr;
     detail::job_base* live_head_ = nullptr;
     std::size_t live_count_ = 0;
-    int internal_fds_ = 0;
     int holds_ = 0;
 
     pipe_pair post_pipe_;
@@ -423,6 +463,7 @@ public:
 private:
     struct sub : waiter {
         multi_wait* parent = nullptr;
+        job_base* job = nullptr;
         ~sub() override { detach(); }
         void fire() override;
     };
@@ -432,8 +473,10 @@ private:
     };
     bool satisfied() const noexcept;
     void complete();
+    void job_done(job_base& j);
 
     std::vector<job_base*> jobs_;
+    std::size_t done_count_ = 0;   // while suspended: how many of jobs_ are done
     wait_policy policy_;
     std::unique_ptr<sub[]> subs_;
     std::optional<deadline_timer> timer_;
