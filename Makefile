@@ -70,7 +70,12 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
-check: unit e2e
+# Criterion first, then Bats (one after the other even under make -j).
+# Builds in parallel even when called as plain "make deps check".
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+check:
+	$(MAKE) -j$(JOBS) unit
+	$(MAKE) -j$(JOBS) e2e
 
 # Each unit test binary runs on its own; all of them run even if one fails.
 unit: $(UNIT_BIN)
@@ -80,7 +85,7 @@ e2e: all
 	CONC_BIN=$(abspath $(BUILD)/bin) bats $(BATS_FLAGS) tests/e2e
 
 sanitize:
-	$(MAKE) BUILD=build/asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' check
+	CONC_SANITIZED=1 $(MAKE) BUILD=build/asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' check
 
 # Criterion's sandbox maps its arena at random addresses that are TSan shadow (Criterion #274):
 # tests/tsan/boxfort_arena.cpp steers them into TSan's app range.  halt_on_error: a race fails its test.
@@ -96,9 +101,10 @@ bench: all $(BENCH_BIN)
 lint:
 	mandoc -Tlint -W warning $(MAN_PAGES)
 
-DEB_DEPS := g++ make libcriterion-dev bats bats-support bats-assert mandoc pkg-config
+DEB_DEPS := g++ make libcriterion-dev bats bats-support bats-assert mandoc pkg-config time
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root, or install: apt-get install $(DEB_DEPS)" >&2; exit 1; fi
+	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_DEPS)
 
 $(BUILD)/conc.pc: Makefile
