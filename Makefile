@@ -39,7 +39,7 @@ tool_objs = $(filter-out %/main.o $(COMMON_OBJ),$(patsubst %.cpp,$(BUILD)/obj/%.
 MAN_PAGES := $(wildcard man/man*/*.[1-9])
 HEADERS   := $(wildcard libconc/include/conc/*.hpp)
 
-.PHONY: all check unit e2e sanitize tsan bench lint deps install uninstall clean
+.PHONY: all check unit e2e sanitize tsan bench lint deps install uninstall clean $(BUILD)/conc.pc
 .DELETE_ON_ERROR:
 .SECONDARY:
 

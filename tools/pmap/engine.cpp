@@ -328,8 +328,17 @@ private:
         running_slot guard(running_procs_[slot - 1], proc);
         if (stopping_ && stop_signal_) proc.kill(stop_signal_);   // a signal came while it started
 
+        auto target = std::make_shared<watched>(proc.pgid());
         conc::job<void> dog;
-        if (cfg_.timeout) dog = lp_->spawn(watchdog(proc, *cfg_.timeout, oc.timed_out));
+        if (cfg_.timeout) dog = lp_->spawn(watchdog(target, *cfg_.timeout));
+        struct end_watch {   // however this attempt ends, the watchdog never signals a reaped group
+            watched& w;
+            conc::job<void>& dog;
+            ~end_watch() {
+                w.alive = false;
+                if (dog.valid() && !dog.done()) dog.cancel();
+            }
+        } ending{*target, dog};
         if (piped) {
             po.write.reset();
             pe.write.reset();
@@ -338,11 +347,8 @@ private:
             co_await err_drain;
         }
         oc.status = co_await lp_->child_exit(proc);
-        if (dog.valid()) {
-            dog.cancel();
-            std::vector<conc::job<void>> dogs{dog};
-            co_await conc::wait(dogs);   // it must not touch proc once proc is gone
-        }
+        target->alive = false;
+        oc.timed_out = target->fired;
         co_return oc;
     }
 
@@ -353,12 +359,21 @@ private:
         ~running_slot() { place = nullptr; }
     };
 
-    task<void> watchdog(conc::process& proc, std::chrono::nanoseconds limit, bool& fired) {
+    // What a watchdog may signal: shared, so it outlives the attempt safely.
+    struct watched {
+        pid_t pgid;
+        bool alive = true;
+        bool fired = false;
+        explicit watched(pid_t g) : pgid(g) {}
+    };
+
+    task<void> watchdog(std::shared_ptr<watched> w, std::chrono::nanoseconds limit) {
         co_await lp_->sleep_for(limit);
-        fired = true;
-        proc.kill(SIGTERM);
+        if (!w->alive) co_return;
+        w->fired = true;
+        conc::kill_group(w->pgid, SIGTERM);
         co_await lp_->sleep_for(kill_grace);
-        proc.kill(SIGKILL);
+        if (w->alive) conc::kill_group(w->pgid, SIGKILL);
     }
 
     // The pipe stays blocking (no fcntl per job): read() only after poll says
