@@ -17,6 +17,7 @@
 
 #include "conc/fd.hpp"
 #include "conc/shm.hpp"
+#include "ipc_support.hpp"
 
 using namespace conc;
 
@@ -26,49 +27,10 @@ namespace {
 std::string prefix() { return "conc_shm_test_" + std::to_string(getpid()) + "_"; }
 std::string uniq(const char* tag) { return "/" + prefix() + tag; }
 
-std::vector<std::string> leftovers() {
-    std::vector<std::string> found;
-    if (DIR* d = opendir("/dev/shm")) {
-        const std::string p = prefix();
-        while (dirent* e = readdir(d))
-            if (std::strstr(e->d_name, p.c_str())) found.emplace_back(e->d_name);
-        closedir(d);
-    }
-    return found;
-}
-
-void assert_no_leftovers() {
-    auto found = leftovers();
-    cr_assert(found.empty(), "left in /dev/shm: %s", found.empty() ? "" : found[0].c_str());
-}
-
-// Cleans up after a failed test so that nothing stays in /dev/shm.
-void remove_leftovers() {
-    for (auto& n : leftovers()) std::remove(("/dev/shm/" + n).c_str());
-}
-
-// Runs f() in a child process; its return value is the child's exit status.
-template <class F>
-pid_t spawn_child(F f) {
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1, "fork: %s", std::strerror(errno));
-    if (pid == 0) {
-        int rc = 100;
-        try {
-            rc = f();
-        } catch (...) {
-        }
-        _exit(rc);
-    }
-    return pid;
-}
-
-int wait_exit(pid_t pid) {
-    int st = 0;
-    while (waitpid(pid, &st, 0) == -1)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+void assert_no_leftovers() { ipc::assert_no_leftovers(prefix()); }
+void remove_leftovers() { ipc::remove_leftovers(prefix()); }
+using ipc::spawn_child;
+using ipc::wait_exit;
 
 bool sysv_shm_gone(int id) {
     shmid_ds ds;

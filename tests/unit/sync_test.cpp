@@ -23,6 +23,7 @@
 #include "conc/fd.hpp"
 #include "conc/shm.hpp"
 #include "conc/sync.hpp"
+#include "ipc_support.hpp"
 
 using namespace conc;
 using namespace std::chrono_literals;
@@ -33,47 +34,10 @@ namespace {
 std::string prefix() { return "conc_sync_test_" + std::to_string(getpid()) + "_"; }
 std::string uniq(const char* tag) { return "/" + prefix() + tag; }
 
-std::vector<std::string> leftovers() {
-    std::vector<std::string> found;
-    if (DIR* d = opendir("/dev/shm")) {
-        const std::string p = prefix();
-        while (dirent* e = readdir(d))
-            if (std::strstr(e->d_name, p.c_str())) found.emplace_back(e->d_name);
-        closedir(d);
-    }
-    return found;
-}
-
-void assert_no_leftovers() {
-    auto found = leftovers();
-    cr_assert(found.empty(), "left in /dev/shm: %s", found.empty() ? "" : found[0].c_str());
-}
-
-void remove_leftovers() {
-    for (auto& n : leftovers()) std::remove(("/dev/shm/" + n).c_str());
-}
-
-template <class F>
-pid_t spawn_child(F f) {
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1, "fork: %s", std::strerror(errno));
-    if (pid == 0) {
-        int rc = 100;
-        try {
-            rc = f();
-        } catch (...) {
-        }
-        _exit(rc);
-    }
-    return pid;
-}
-
-int wait_exit(pid_t pid) {
-    int st = 0;
-    while (waitpid(pid, &st, 0) == -1)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+void assert_no_leftovers() { ipc::assert_no_leftovers(prefix()); }
+void remove_leftovers() { ipc::remove_leftovers(prefix()); }
+using ipc::spawn_child;
+using ipc::wait_exit;
 
 // One byte through a pipe: "I am there now".
 void tell(const pipe_pair& p) { write_all(p.write.get(), "!", 1); }
