@@ -126,6 +126,7 @@ S1="5000 x /bin/true -j2"
 scenario "$S1" 5000
 [ $have_pmap = 1 ] && tool "pmap" "$RUNS" "seq 5000 | $PMAP -j2 /bin/true"
 [ $have_pmap = 1 ] && tool "pmap -k" "$RUNS" "seq 5000 | $PMAP -j2 -k /bin/true" "k<=1.05"
+[ $have_pmap = 1 ] && tool "pmap -u (raw, like xargs)" "$RUNS" "seq 5000 | $PMAP -j2 -u /bin/true"
 tool "xargs -P2 -n1" "$RUNS" "seq 5000 | xargs -P2 -n1 /bin/true" "<=0.80"
 [ $have_parallel = 1 ] && tool "parallel -j2" "$SLOW_RUNS" "seq 5000 | parallel -j2 /bin/true" "<=0.20"
 [ $have_floor = 1 ] && tool "spawn_floor" "$RUNS" "$FLOOR 2 5000 /bin/true" "<=1.25"

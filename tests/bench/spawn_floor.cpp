@@ -1,6 +1,9 @@
-// spawn_floor J N CMD [ARG...]: runs CMD N times, at most J at once, with a
-// bare posix_spawn + waitpid loop.  The floor pmap's per-job cost is measured
-// against in tests/bench/pmap.sh: no input, no output capture, no bookkeeping.
+// spawn_floor J N CMD [ARG...]: runs "CMD ARG... I" for I = 1..N, at most J at
+// once, with a bare posix_spawn + waitpid loop.  The floor pmap's per-job cost
+// is measured against in tests/bench/pmap.sh: no input, no output capture, no
+// bookkeeping.  The job number is appended like the item pmap and xargs -n1
+// append, so every tool runs the same command lines (GNU true, for one, does
+// more work when it gets an argument: it loads the locale).
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -22,10 +25,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "spawn_floor: bad J or N\n");
         return 2;
     }
-    char** cmd = argv + 3;
+    int ncmd = argc - 3;
+    char** cmd = new char*[ncmd + 2];
+    for (int i = 0; i < ncmd; ++i) cmd[i] = argv[3 + i];
+    char item[32];
+    cmd[ncmd] = item;
+    cmd[ncmd + 1] = nullptr;
     long started = 0, running = 0, failed = 0;
     while (started < total || running > 0) {
         while (running < jobs && started < total) {
+            std::snprintf(item, sizeof item, "%ld", started + 1);
             pid_t pid;
             int rc = posix_spawnp(&pid, cmd[0], nullptr, nullptr, cmd, environ);
             if (rc != 0) {
