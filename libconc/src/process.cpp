@@ -14,12 +14,13 @@ extern char** environ;
 
 namespace conc {
 
-bool exit_status::exited() const noexcept { return WIFEXITED(raw_); }
-bool exit_status::signaled() const noexcept { return WIFSIGNALED(raw_); }
-int exit_status::code() const noexcept { return WIFEXITED(raw_) ? WEXITSTATUS(raw_) : -1; }
-int exit_status::signal() const noexcept { return WIFSIGNALED(raw_) ? WTERMSIG(raw_) : 0; }
+bool exit_status::exited() const noexcept { return known_ && WIFEXITED(raw_); }
+bool exit_status::signaled() const noexcept { return known_ && WIFSIGNALED(raw_); }
+int exit_status::code() const noexcept { return exited() ? WEXITSTATUS(raw_) : -1; }
+int exit_status::signal() const noexcept { return signaled() ? WTERMSIG(raw_) : 0; }
 
 std::string exit_status::describe() const {
+    if (!known_) return "not finished";
     if (signaled()) {
         std::string s = "killed by signal " + std::to_string(signal());
         if (const char* name = ::strsignal(signal())) s += std::string(" (") + name + ")";

@@ -38,6 +38,8 @@ Test(process, exit_codes_and_signals_are_reported) {
     cr_assert(k.describe().rfind("killed by signal 9", 0) == 0, "%s", k.describe().c_str());
     cr_assert_eq(exit_status::exited_with(3).describe(), std::string("exited 3"));
     cr_assert(run({"true"}).success());
+    exit_status unknown;   // before a child is reaped: no status, and not a success
+    cr_assert(!unknown.known() && !unknown.success() && !unknown.exited() && !unknown.signaled());
 }
 
 Test(process, not_found_is_127_and_not_executable_is_126) {

@@ -18,8 +18,8 @@ namespace conc {
 // How a child ended: exited with a code, or was killed by a signal.
 class exit_status {
 public:
-    exit_status() = default;
-    static exit_status from_wait(int raw) noexcept { exit_status s; s.raw_ = raw; return s; }
+    exit_status() = default;   // not known yet: neither exited() nor signaled(), not success()
+    static exit_status from_wait(int raw) noexcept { exit_status s; s.raw_ = raw; s.known_ = true; return s; }
     static exit_status exited_with(int code) noexcept { return from_wait((code & 0xff) << 8); }
     static exit_status killed_by(int sig) noexcept { return from_wait(sig & 0x7f); }
 
@@ -28,6 +28,7 @@ public:
     int code() const noexcept;     // exit code when exited(), else -1
     int signal() const noexcept;   // signal number when signaled(), else 0
     bool success() const noexcept { return exited() && code() == 0; }
+    bool known() const noexcept { return known_; }
     // The shell's number: the exit code, or 128+signal.
     int shell_code() const noexcept { return signaled() ? 128 + signal() : code(); }
     // "exited 3", "killed by signal 9 (Killed)".
@@ -36,6 +37,7 @@ public:
 
 private:
     int raw_ = 0;
+    bool known_ = false;
 };
 
 // Where a child's standard stream goes.
