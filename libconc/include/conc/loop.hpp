@@ -384,10 +384,11 @@ public:
     explicit job(std::shared_ptr<detail::job_state<T>> s) : st_(std::move(s)) {}
 
     bool valid() const noexcept { return bool(st_); }
-    bool done() const noexcept { return st_->done; }
-    bool cancelled() const noexcept { return st_->done && st_->was_cancelled; }
+    // An empty handle (default-constructed) is never done and cannot be cancelled.
+    bool done() const noexcept { return st_ && st_->done; }
+    bool cancelled() const noexcept { return st_ && st_->done && st_->was_cancelled; }
     // Requests cancellation; the task sees cancelled_error at its next suspension.
-    void cancel() { if (!st_->done) st_->lp->cancel(*st_); }
+    void cancel() { if (st_ && !st_->done) st_->lp->cancel(*st_); }
     std::exception_ptr exception() const noexcept { return st_->error; }
     // The result once done; rethrows the task's exception.  Throws std::logic_error if not done.
     decltype(auto) result() const {
