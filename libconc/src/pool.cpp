@@ -232,7 +232,9 @@ struct fork_job {
         else
             one.set_exception(std::move(e));
     }
-    // payload: count x (u8 ok, u32 len, bytes)
+    // payload: count x (u8 ok, u32 len, bytes), followed by at least
+    // reply_slack readable bytes (results are copied 15 bytes at a time).
+    static constexpr std::size_t reply_slack = 16;
     void complete(const char* p, std::size_t len) {
         const char* end = p + len;
         if (!chunk) {
@@ -252,7 +254,10 @@ struct fork_job {
             auto n = get_at<std::uint32_t>(p + 1);
             p += 5;
             if (!ok) return fail(std::make_exception_ptr(remote_error(std::string(p, n))));
-            out.emplace_back(p, n);
+            if (n <= 15)  // a fixed-size copy into the inline buffer, then the length
+                out.emplace_back(p, std::size_t(15)).resize(n);
+            else
+                out.emplace_back(p, n);
             p += n;
         }
         many.set_value(std::move(out));
@@ -432,8 +437,9 @@ struct fork_pool::impl {
     // Reads what the worker has written; false if it is gone.
     bool read_results(worker& w) {
         for (;;) {
-            if (w.in.size() - w.in_len < 65536) w.in.resize(w.in_len + 65536);
-            std::size_t room = w.in.size() - w.in_len;
+            constexpr std::size_t slack = fork_job::reply_slack;
+            if (w.in.size() - w.in_len < 65536 + slack) w.in.resize(w.in_len + 65536 + slack);
+            std::size_t room = w.in.size() - w.in_len - slack;
             long n = read_some(w.result_r.get(), w.in.data() + w.in_len, room);
             if (n < 0) break;
             if (n == 0) return false;
