@@ -178,7 +178,7 @@ T get_at(const char* p) {
                 d[0] = ok;
                 auto n = std::uint32_t(r.size());
                 std::memcpy(d + 1, &n, 4);
-                std::memcpy(d + 5, r.data(), r.size());
+                detail::copy_bytes(d + 5, r.data(), r.size());
                 used = need;
             };
             if (res.size() < 4096) res.resize(4096);
@@ -212,6 +212,10 @@ T get_at(const char* p) {
 namespace detail {
 struct fork_job {
     std::string frame;  // u64 payload length, u32 count, items
+    std::unique_ptr<char[]> raw;  // or the frame here, when raw_size is not 0
+    std::size_t raw_size = 0;
+    const char* frame_data() const { return raw_size ? raw.get() : frame.data(); }
+    std::size_t frame_size() const { return raw_size ? raw_size : frame.size(); }
     std::uint32_t count = 0;
     bool chunk = false;
     bool claimed = false;
@@ -228,7 +232,9 @@ struct fork_job {
         else
             one.set_exception(std::move(e));
     }
-    // payload: count x (u8 ok, u32 len, bytes)
+    // payload: count x (u8 ok, u32 len, bytes), followed by at least
+    // reply_slack readable bytes (results are copied 15 bytes at a time).
+    static constexpr std::size_t reply_slack = 16;
     void complete(const char* p, std::size_t len) {
         const char* end = p + len;
         if (!chunk) {
@@ -248,7 +254,10 @@ struct fork_job {
             auto n = get_at<std::uint32_t>(p + 1);
             p += 5;
             if (!ok) return fail(std::make_exception_ptr(remote_error(std::string(p, n))));
-            out.emplace_back(p, n);
+            if (n <= 15)  // a fixed-size copy into the inline buffer, then the length
+                out.emplace_back(p, std::size_t(15)).resize(n);
+            else
+                out.emplace_back(p, n);
             p += n;
         }
         many.set_value(std::move(out));
@@ -413,11 +422,12 @@ struct fork_pool::impl {
 
     void flush(worker& w) {
         while (w.wants_write()) {
-            auto& f = w.outstanding[w.write_idx]->frame;
-            long n = write_some(w.task_w.get(), f.data() + w.write_off, f.size() - w.write_off);
+            auto& job = *w.outstanding[w.write_idx];
+            std::size_t size = job.frame_size();
+            long n = write_some(w.task_w.get(), job.frame_data() + w.write_off, size - w.write_off);
             if (n < 0) return;  // EAGAIN, or EPIPE: the worker died, its result pipe will say so
             w.write_off += std::size_t(n);
-            if (w.write_off == f.size()) {
+            if (w.write_off == size) {
                 ++w.write_idx;
                 w.write_off = 0;
             }
@@ -427,8 +437,9 @@ struct fork_pool::impl {
     // Reads what the worker has written; false if it is gone.
     bool read_results(worker& w) {
         for (;;) {
-            if (w.in.size() - w.in_len < 65536) w.in.resize(w.in_len + 65536);
-            std::size_t room = w.in.size() - w.in_len;
+            constexpr std::size_t slack = fork_job::reply_slack;
+            if (w.in.size() - w.in_len < 65536 + slack) w.in.resize(w.in_len + 65536 + slack);
+            std::size_t room = w.in.size() - w.in_len - slack;
             long n = read_some(w.result_r.get(), w.in.data() + w.in_len, room);
             if (n < 0) break;
             if (n == 0) return false;
@@ -589,6 +600,22 @@ future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std:
     std::memcpy(frame.data(), &plen, 8);
     std::memcpy(frame.data() + 8, &count, 4);
     job->frame = std::move(frame);
+    job->count = count;
+    job->chunk = true;
+    auto f = job->many.get_future();
+    impl_->submit(std::move(job));
+    return f;
+}
+
+future<std::vector<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
+                                                         std::size_t size, std::uint32_t count) {
+    if (size < 12) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
+    auto job = std::make_unique<fork_job>();
+    std::uint64_t plen = size - 8;
+    std::memcpy(frame.get(), &plen, 8);
+    std::memcpy(frame.get() + 8, &count, 4);
+    job->raw = std::move(frame);
+    job->raw_size = size;
     job->count = count;
     job->chunk = true;
     auto f = job->many.get_future();

@@ -335,6 +335,29 @@ Test(fork_pool, imap_equals_sequential_map) {
     cr_assert_eq(pool.apply("12"), "144");
 }
 
+// Every length around the inline copies' edges (0-3, 4-7, 8-16, SSO's 15),
+// and items long enough to outgrow a chunk's first frame buffer.
+Test(fork_pool, imap_carries_items_and_results_of_every_length) {
+    auto reverse = [](std::string_view s) { return std::string(s.rbegin(), s.rend()) + "!"; };
+    std::vector<std::string> in;
+    for (std::size_t len = 0; len <= 70; ++len)
+        for (char c = 'a'; c < 'a' + 3; ++c) {
+            std::string s(len, c);
+            for (std::size_t k = 0; k < len; ++k) s[k] = char(c + k % 23);
+            in.push_back(s);
+        }
+    for (std::size_t len : {200, 5000, 70000}) in.push_back(std::string(len, 'x') + "y");
+    fork_pool pool(reverse, 2);
+    for (std::size_t chunk : {std::size_t(1), std::size_t(7), std::size_t(1000)}) {
+        std::size_t i = 0;
+        for (auto& r : pool.imap(in, chunk)) {
+            cr_assert_eq(r, reverse(in[i]), "chunksize %zu item %zu", chunk, i);
+            ++i;
+        }
+        cr_assert_eq(i, in.size());
+    }
+}
+
 Test(fork_pool, worker_killed_mid_task_fails_only_its_task) {
     fork_pool pool(square, 2);
     for (int round = 0; round < 5; ++round) {
