@@ -619,7 +619,7 @@ private:
 
 struct fork_pool_options {
     unsigned maxtasksperchild = 0;  // renew a worker after this many tasks (chunks); 0: never
-    unsigned tasks_ahead = 2;       // tasks (chunks) queued on a worker's pipe at once
+    unsigned tasks_ahead = 4;       // tasks (chunks) queued on a worker's pipe at once
 };
 
 // N worker processes forked at construction, each running fn (fixed before the
