@@ -527,6 +527,14 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     [[ $stderr == "pmap: cannot open 'missing.txt': No such file or directory"* ]]
 }
 
+@test "pmap reports an -a that is a directory with exit 2" {
+    mkdir adir
+    run pmap -a adir echo
+    assert_failure 2
+    assert_output --partial "adir"
+    assert_output --partial "Is a directory"
+}
+
 @test "pmap rejects --resume without --joblog with exit 2" {
     run --separate-stderr pmap --resume echo ::: a
     assert_failure 2

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <string>
@@ -152,8 +153,10 @@ pmap::config read_command_line(int argc, char** argv) {
     if (ungroup && (line_buffer || cfg.tag || cfg.keep_order))
         cli::usage_error("-u cannot be combined with --line-buffer, --tag or -k");
     if (!cfg.arg_file.empty()) {
-        try {
-            conc::open_file(cfg.arg_file, O_RDONLY);   // bad input: exit 2, before any job runs
+        try {   // bad input: exit 2, before any job runs
+            conc::unique_fd f = conc::open_file(cfg.arg_file, O_RDONLY);
+            struct stat st;
+            if (::fstat(f.get(), &st) == 0 && S_ISDIR(st.st_mode)) throw conc::sys_error(EISDIR, "read '" + cfg.arg_file + "'");
         } catch (const conc::sys_error& e) {
             cli::die(cli::exit_usage, cli::describe(e));
         }
