@@ -40,7 +40,7 @@ struct current_guard {
 
 namespace detail {
 
-void waiter::fire() { lp->wake(*this); }
+void waiter::fire() { loop_access::wake(*lp, *this); }
 
 void waiter::detach() noexcept {
     if (list) list->remove(this);
@@ -76,22 +76,22 @@ waiter_list::~waiter_list() {
 }
 
 void timer_waiter::detach() noexcept {
-    if (heap_index != SIZE_MAX) lp->remove_timer(*this);
+    if (heap_index != SIZE_MAX) loop_access::remove_timer(*lp, *this);
     waiter::detach();
 }
 
 void fd_waiter::detach() noexcept {
-    if (registered) lp->remove_fd(*this);
+    if (registered) loop_access::remove_fd(*lp, *this);
     waiter::detach();
 }
 
 void child_waiter::detach() noexcept {
-    if (index != SIZE_MAX) lp->remove_child(*this);
+    if (index != SIZE_MAX) loop_access::remove_child(*lp, *this);
     waiter::detach();
 }
 
 void job_base::finish() noexcept {
-    lp->job_finished(*this);
+    loop_access::job_finished(*lp, *this);
     done = true;
     auto cbs = std::move(callbacks);
     for (auto& cb : cbs) cb();
@@ -124,7 +124,7 @@ bool multi_wait::satisfied() const noexcept {
 }
 
 bool multi_wait::await_suspend(std::coroutine_handle<> h) {
-    if (!lp->begin_wait(*this, h)) return false;
+    if (!loop_access::begin_wait(*lp, *this, h)) return false;
     subs_ = std::make_unique<sub[]>(jobs_.size());
     done_count_ = 0;
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
@@ -137,7 +137,7 @@ bool multi_wait::await_suspend(std::coroutine_handle<> h) {
         subs_[i].job = jobs_[i];
         jobs_[i]->completion.push_back(&subs_[i]);
     }
-    if (timer_) lp->add_timer(*timer_);
+    if (timer_) loop_access::add_timer(*lp, *timer_);
     return true;
 }
 
@@ -150,7 +150,7 @@ void multi_wait::detach() noexcept {
 
 void multi_wait::complete() {
     detach();
-    lp->wake(*this);
+    loop_access::wake(*lp, *this);
 }
 
 // Each finishing job is looked at once, not the whole set again: gather()

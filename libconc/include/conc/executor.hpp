@@ -55,7 +55,7 @@ public:
     bool await_ready() const noexcept { return fut_.done(); }
     bool await_suspend(std::coroutine_handle<> h) {
         loop& l = loop::current();
-        if (!l.begin_wait(*this, h)) {   // cancelled already: resumes and throws
+        if (!detail::loop_access::begin_wait(l, *this, h)) {   // cancelled already: resumes and throws
             fut_.cancel();
             return false;
         }

@@ -57,6 +57,7 @@ namespace detail {
 
 struct job_base;
 struct waiter_list;
+struct loop_access;
 
 // One suspended wait.  The loop calls fire() when what it waits for happens;
 // by default that schedules the coroutine h.  detach() unregisters it from
@@ -221,7 +222,9 @@ public:
 
     std::size_t pending_jobs() const noexcept { return live_count_; }
 
-    // Internal machinery used by the awaitables; not for users.
+private:
+    // The machinery the awaitables use (through detail::loop_access).
+    friend struct detail::loop_access;
     bool begin_wait(detail::waiter& w, std::coroutine_handle<> h);
     void wake(detail::waiter& w);
     void cancel(detail::job_base& j);
@@ -233,13 +236,11 @@ public:
     void remove_child(detail::child_waiter& w) noexcept;
     void job_started(detail::job_base& j) noexcept;
     void job_finished(detail::job_base& j) noexcept;
-    detail::job_base* current_job() const noexcept { return current_; }
     void watch_signal(int sig);
     void unwatch_signal(int sig) noexcept;
     void add_signal_set(signal_set* s);
     void remove_signal_set(signal_set* s) noexcept;
 
-private:
     struct fd_awaiter : detail::fd_waiter {
         fd_awaiter(loop& l, int f, short ev) { lp = &l; fd = f; events = ev; }
         bool await_ready() const noexcept { return false; }
@@ -376,6 +377,25 @@ private:
     friend class signal_set;
 };
 
+namespace detail {
+// The loop's internals, for the awaitables in this library (and a new kind
+// of awaitable, should one be written); not part of the API.
+struct loop_access {
+    static bool begin_wait(loop& l, waiter& w, std::coroutine_handle<> h) { return l.begin_wait(w, h); }
+    static void wake(loop& l, waiter& w) { l.wake(w); }
+    static void cancel(loop& l, job_base& j) { l.cancel(j); }
+    static void add_timer(loop& l, timer_waiter& t) { l.add_timer(t); }
+    static void remove_timer(loop& l, timer_waiter& t) noexcept { l.remove_timer(t); }
+    static void remove_fd(loop& l, fd_waiter& w) noexcept { l.remove_fd(w); }
+    static void remove_child(loop& l, child_waiter& w) noexcept { l.remove_child(w); }
+    static void job_finished(loop& l, job_base& j) noexcept { l.job_finished(j); }
+    static void watch_signal(loop& l, int sig) { l.watch_signal(sig); }
+    static void unwatch_signal(loop& l, int sig) noexcept { l.unwatch_signal(sig); }
+    static void add_signal_set(loop& l, signal_set* s) { l.add_signal_set(s); }
+    static void remove_signal_set(loop& l, signal_set* s) noexcept { l.remove_signal_set(s); }
+};
+}  // namespace detail
+
 // A handle to a spawned task: asyncio.Task.  Copyable; all copies share the job.
 template <class T>
 class job {
@@ -388,7 +408,7 @@ public:
     bool done() const noexcept { return st_ && st_->done; }
     bool cancelled() const noexcept { return st_ && st_->done && st_->was_cancelled; }
     // Requests cancellation; the task sees cancelled_error at its next suspension.
-    void cancel() { if (st_ && !st_->done) st_->lp->cancel(*st_); }
+    void cancel() { if (st_ && !st_->done) detail::loop_access::cancel(*st_->lp, *st_); }
     std::exception_ptr exception() const noexcept { return st_->error; }
     // The result once done; rethrows the task's exception.  Throws std::logic_error if not done.
     decltype(auto) result() const {
@@ -411,7 +431,7 @@ public:
             ~awaiter() override { detach(); }
             bool await_ready() const noexcept { return st->done; }
             bool await_suspend(std::coroutine_handle<> h) {
-                if (!st->lp->begin_wait(*this, h)) return false;
+                if (!detail::loop_access::begin_wait(*st->lp, *this, h)) return false;
                 st->completion.push_back(this);
                 return true;
             }
@@ -643,7 +663,7 @@ public:
             ~awaiter() override { detach(); }
             bool await_ready() const noexcept { return ev->set_; }
             bool await_suspend(std::coroutine_handle<> h) {
-                if (!loop::current().begin_wait(*this, h)) return false;
+                if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
                 ev->waiters_.push_back(this);
                 return true;
             }
@@ -675,7 +695,7 @@ public:
             ~awaiter() override { detach(); }
             bool await_ready() noexcept { return s->try_acquire(); }
             bool await_suspend(std::coroutine_handle<> h) {
-                if (!loop::current().begin_wait(*this, h)) return false;
+                if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
                 s->waiters_.push_back(this);
                 return true;
             }
@@ -752,7 +772,7 @@ public:
         ~send_awaiter() override { detach(); }
         bool await_ready() { return ch->offer(value); }
         bool await_suspend(std::coroutine_handle<> h) {
-            if (!loop::current().begin_wait(*this, h)) return false;
+            if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
             ch->senders_.push_back(this);
             return true;
         }
@@ -771,7 +791,7 @@ public:
             return slot || ch->closed_;
         }
         bool await_suspend(std::coroutine_handle<> h) {
-            if (!loop::current().begin_wait(*this, h)) return false;
+            if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
             ch->receivers_.push_back(this);
             return true;
         }

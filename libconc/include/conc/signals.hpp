@@ -39,7 +39,7 @@ public:
                 return bool(v);
             }
             bool await_suspend(std::coroutine_handle<> h) {
-                if (!s->lp_.begin_wait(*this, h)) return false;
+                if (!detail::loop_access::begin_wait(s->lp_, *this, h)) return false;
                 s->waiters_.push_back(this);
                 ++s->lp_.signal_waiters_;
                 return true;
