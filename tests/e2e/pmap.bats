@@ -1,8 +1,7 @@
 #!/usr/bin/env bats
 # pmap end to end: one test a behaviour of the specification.
 #
-# Written before pmap's main existed, from the specification alone.  Behaviours
-# the specification leaves open, assumed here (check against main.cpp):
+# Where the specification leaves a choice, these tests pin pmap's (see pmap(1)):
 #  - --retries N means N tries in all, as in GNU parallel (--retries 3: 3 runs).
 #  - a job that cannot run because an argument is too long counts as a failed
 #    job (exit 123), and the message contains "too long" and the job number.
@@ -488,7 +487,7 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
 }
 
 @test "pmap exits 127 when the command is not found" {
-    run --separate-stderr pmap no-such-command-pmap-test ::: a b
+    run -127 --separate-stderr pmap no-such-command-pmap-test ::: a b
     assert_failure 127
     [[ $stderr == pmap:*no-such-command-pmap-test* ]]
 }
