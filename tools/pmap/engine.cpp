@@ -58,6 +58,7 @@ public:
           bar_("pmap", std::nullopt, c.bar_forced), read_buf_(read_chunk) {
         running_procs_.resize(c.jobs, nullptr);
         for (unsigned s = c.jobs; s > 0; --s) free_slots_.push_back(s);
+        streams_lines_ = c.output == output_mode::line && !c.keep_order;
         // A failed command name is fatal (xargs: 127 at once) unless the name itself is substituted.
         command_is_fixed_ = !tmpl_.compiled().empty() && tmpl_.compiled()[0].parts.size() <= 1 &&
                             (tmpl_.compiled()[0].parts.empty() ||
@@ -328,17 +329,20 @@ private:
         running_slot guard(running_procs_[slot - 1], proc);
         if (stopping_ && stop_signal_) proc.kill(stop_signal_);   // a signal came while it started
 
-        auto target = std::make_shared<watched>(proc.pgid());
+        std::shared_ptr<watched> target;
         conc::job<void> dog;
-        if (cfg_.timeout) dog = lp_->spawn(watchdog(target, *cfg_.timeout));
+        if (cfg_.timeout) {
+            target = std::make_shared<watched>(proc.pgid());
+            dog = lp_->spawn(watchdog(target, *cfg_.timeout));
+        }
         struct end_watch {   // however this attempt ends, the watchdog never signals a reaped group
-            watched& w;
+            watched* w;
             conc::job<void>& dog;
             ~end_watch() {
-                w.alive = false;
-                if (dog.valid() && !dog.done()) dog.cancel();
+                if (w) w->alive = false;
+                dog.cancel();
             }
-        } ending{*target, dog};
+        } ending{target.get(), dog};
         if (piped) {
             po.write.reset();
             pe.write.reset();
@@ -347,8 +351,7 @@ private:
             co_await err_drain;
         }
         oc.status = co_await lp_->child_exit(proc);
-        target->alive = false;
-        oc.timed_out = target->fired;
+        oc.timed_out = target && target->fired;
         co_return oc;
     }
 
@@ -385,7 +388,7 @@ private:
             if (n <= 0) break;
             take(s, std::string_view(read_buf_.data(), std::size_t(n)), tag);
         }
-        if (cfg_.output == output_mode::line && !cfg_.keep_order && !s.partial.empty()) {
+        if (streams_lines_ && !s.partial.empty()) {
             emit(s.target, s.partial);
             s.partial.clear();
         }
@@ -393,18 +396,20 @@ private:
 
     // New bytes from a job: held whole (group, -k) or passed on by whole lines.
     void take(sink& s, std::string_view data, const std::string& tag) {
-        if (cfg_.output == output_mode::line && !cfg_.keep_order) {
+        if (streams_lines_) {
             std::size_t last = data.rfind('\n');
             if (last == std::string_view::npos) {
                 s.partial.append(data);
                 return;
             }
-            std::string lines = std::move(s.partial);
-            s.partial.clear();
-            lines.append(data.substr(0, last + 1));
-            s.partial.assign(data.substr(last + 1));
+            std::string_view lines = data.substr(0, last + 1);
+            if (!s.partial.empty()) {   // only then is a copy needed, to join the pieces
+                s.partial.append(lines);
+                lines = s.partial;
+            }
             if (tag.empty()) emit(s.target, lines);
             else emit(s.target, tagged(lines, tag, s.at_line_start));
+            s.partial.assign(data.substr(last + 1));
             return;
         }
         if (tag.empty()) s.held.append(data);
@@ -430,10 +435,6 @@ private:
     }
 
     void write_spool(sink& s) {
-        if (!s.partial.empty()) {   // -k --line-buffer: the tail of the last line
-            s.held.append(s.partial);
-            s.partial.clear();
-        }
         if (s.held.empty()) return;
         if (dropped(s.target)) {
             s.held.clear();
@@ -534,6 +535,7 @@ private:
     std::size_t running_ = 0;
     std::uint64_t finished_ = 0, failed_ = 0;
     bool command_is_fixed_ = false;
+    bool streams_lines_ = false;   // --line-buffer without -k: lines go out as they come
     bool stopping_ = false;
     bool killer_started_ = false;
     bool broken_pipe_ = false;
