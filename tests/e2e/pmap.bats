@@ -322,6 +322,12 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     assert_output $'a\tone\na\ttwo\nb c\tone\nb c\ttwo'
 }
 
+@test "pmap --line-buffer --tag tags a last line that lacks its newline" {
+    run pmap --line-buffer --tag sh -c 'printf "one\ntwo"' sh ::: a
+    assert_success
+    assert_output $'a\tone\na\ttwo'
+}
+
 # ---------------------------------------------------------------- timeouts, retries, halting
 
 @test "pmap --timeout stops a job that runs too long and counts it as failed" {
@@ -471,6 +477,16 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     run --separate-stderr pmap -k --bar echo ::: a b
     assert_success
     assert_output $'a\nb'
+}
+
+@test "pmap draws no progress bar without --bar, even on a terminal" {
+    command -v script >/dev/null || skip "script(1) not installed"
+    run script -qec "pmap true ::: 1 2 3" /dev/null
+    assert_success
+    refute_output --partial "pmap:"
+    run script -qec "pmap --bar true ::: 1 2 3" /dev/null
+    assert_success
+    assert_output --partial "pmap: 3/3"
 }
 
 # ---------------------------------------------------------------- exit status and messages

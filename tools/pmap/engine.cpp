@@ -55,7 +55,9 @@ class engine {
 public:
     explicit engine(const config& c)
         : cfg_(c), tmpl_(c.command, c.tmpl), store_(spill_memory), halt_(c.halt),
-          bar_("pmap", std::nullopt, c.bar_forced), read_buf_(read_chunk) {
+          // No --bar, no bar: fd -1 is never a terminal.
+          bar_("pmap", std::nullopt, c.bar_forced, std::chrono::steady_clock::now(), c.bar ? STDERR_FILENO : -1),
+          read_buf_(read_chunk) {
         running_procs_.resize(c.jobs, nullptr);
         for (unsigned s = c.jobs; s > 0; --s) free_slots_.push_back(s);
         streams_lines_ = c.output == output_mode::line && !c.keep_order;
@@ -388,8 +390,8 @@ private:
             if (n <= 0) break;
             take(s, std::string_view(read_buf_.data(), std::size_t(n)), tag);
         }
-        if (streams_lines_ && !s.partial.empty()) {
-            emit(s.target, s.partial);
+        if (streams_lines_ && !s.partial.empty()) {   // the last line, without its newline
+            emit(s.target, tag.empty() ? s.partial : tagged(s.partial, tag, s.at_line_start));
             s.partial.clear();
         }
     }
