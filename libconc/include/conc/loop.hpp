@@ -511,14 +511,38 @@ inline task<void> wait_jobs(std::vector<job_base*> jobs, wait_policy p,
     co_await multi_wait(loop::current(), std::move(jobs), p, deadline);
 }
 
-template <class T>
-task<void> cancel_and_wait(std::vector<job<T>>& jobs) {
-    std::vector<job_base*> bases;
-    for (auto& j : jobs) {
-        j.cancel();
-        bases.push_back(j.base());
+inline void cancel_all(const std::vector<job_base*>& jobs) {
+    for (auto* j : jobs)
+        if (!j->done) loop_access::cancel(*j->lp, *j);
+}
+
+// Cancels the jobs and waits until every one of them has finished.
+inline task<void> cancel_and_wait(std::vector<job_base*> jobs) {
+    cancel_all(jobs);
+    co_await wait_jobs(std::move(jobs), wait_policy::all_completed, std::nullopt);
+}
+
+// gather's rule for any mix of jobs: wait until all are done or one failed;
+// then cancel the rest, wait for them, and rethrow the first exception.
+// (Named vectors, not braced temporaries, in the co_awaits here and below:
+// g++ 12 miscompiles initializer lists inside co_await expressions.)
+inline task<void> gather_all(std::vector<job_base*> jobs) {
+    try {
+        co_await wait_jobs(jobs, wait_policy::first_exception, std::nullopt);
+    } catch (const cancelled_error&) {
+        cancel_all(jobs);
+        throw;
     }
-    co_await wait_jobs(std::move(bases), wait_policy::all_completed, std::nullopt);
+    std::exception_ptr first;
+    for (auto* j : jobs)
+        if (j->done && j->error) {
+            first = j->error;
+            break;
+        }
+    if (first) {
+        co_await cancel_and_wait(jobs);
+        std::rethrow_exception(first);
+    }
 }
 
 }  // namespace detail
@@ -561,8 +585,6 @@ task<wait_result<T>> wait(std::vector<job<T>> jobs, wait_policy policy = wait_po
 template <class T, class Rep, class Period>
 task<T> with_timeout(task<T> t, std::chrono::duration<Rep, Period> d) {
     auto j = loop::current().spawn(std::move(t));
-    // (Named vectors, not braced temporaries: g++ 12 miscompiles initializer
-    // lists inside co_await expressions.)
     std::vector<detail::job_base*> bases{j.base()};
     try {
         co_await detail::wait_jobs(bases, wait_policy::all_completed,
@@ -572,8 +594,7 @@ task<T> with_timeout(task<T> t, std::chrono::duration<Rep, Period> d) {
         throw;
     }
     if (!j.done()) {
-        std::vector<job<T>> js{j};
-        co_await detail::cancel_and_wait(js);
+        co_await detail::cancel_and_wait(bases);
         if (j.cancelled()) throw timeout_error();
     }
     if constexpr (std::is_void_v<T>) j.result();
@@ -581,25 +602,6 @@ task<T> with_timeout(task<T> t, std::chrono::duration<Rep, Period> d) {
 }
 
 namespace detail {
-template <class T>
-task<void> gather_jobs(std::vector<job<T>>& jobs) {
-    std::vector<job_base*> bases;
-    for (auto& j : jobs) bases.push_back(j.base());
-    try {
-        co_await wait_jobs(bases, wait_policy::first_exception, std::nullopt);
-    } catch (const cancelled_error&) {
-        for (auto& j : jobs) j.cancel();
-        throw;
-    }
-    std::exception_ptr first;
-    for (auto& j : jobs)
-        if (j.done() && j.exception()) { first = j.exception(); break; }
-    if (first) {
-        co_await cancel_and_wait(jobs);
-        std::rethrow_exception(first);
-    }
-}
-
 template <class T>
 stored_t<T> take_result(job<T>& j) {
     if constexpr (std::is_void_v<T>) { j.result(); return {}; }
@@ -612,9 +614,13 @@ stored_t<T> take_result(job<T>& j) {
 template <class T>
 task<std::vector<detail::stored_t<T>>> gather(std::vector<task<T>> tasks) {
     std::vector<job<T>> jobs;
+    std::vector<detail::job_base*> bases;
     jobs.reserve(tasks.size());
-    for (auto& t : tasks) jobs.push_back(loop::current().spawn(std::move(t)));
-    co_await detail::gather_jobs(jobs);
+    for (auto& t : tasks) {
+        jobs.push_back(loop::current().spawn(std::move(t)));
+        bases.push_back(jobs.back().base());
+    }
+    co_await detail::gather_all(bases);
     std::vector<detail::stored_t<T>> out;
     out.reserve(jobs.size());
     for (auto& j : jobs) out.push_back(detail::take_result(j));
@@ -627,20 +633,7 @@ task<std::tuple<detail::stored_t<T>...>> gather(task<T>... tasks) {
     auto& lp = loop::current();
     std::tuple<job<T>...> jobs{lp.spawn(std::move(tasks))...};
     std::vector<detail::job_base*> bases = std::apply([](auto&... j) { return std::vector<detail::job_base*>{j.base()...}; }, jobs);
-    try {
-        co_await detail::wait_jobs(bases, wait_policy::first_exception, std::nullopt);
-    } catch (const cancelled_error&) {
-        std::apply([](auto&... j) { (j.cancel(), ...); }, jobs);
-        throw;
-    }
-    std::exception_ptr first;
-    for (auto* b : bases)
-        if (b->done && b->error) { first = b->error; break; }
-    if (first) {
-        std::apply([](auto&... j) { (j.cancel(), ...); }, jobs);
-        co_await detail::wait_jobs(bases, wait_policy::all_completed, std::nullopt);
-        std::rethrow_exception(first);
-    }
+    co_await detail::gather_all(bases);
     co_return std::apply([](auto&... j) { return std::tuple<detail::stored_t<T>...>{detail::take_result(j)...}; }, jobs);
 }
 
