@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <mutex>
 #include <utility>
@@ -22,11 +25,9 @@ int exit_status::signal() const noexcept { return signaled() ? WTERMSIG(raw_) : 
 std::string exit_status::describe() const {
     if (!known_) return "not finished";
     if (signaled()) {
-        std::string s = "killed by signal " + std::to_string(signal());
-        if (const char* name = ::strsignal(signal())) s += std::string(" (") + name + ")";
-        return s;
+        return "killed by signal " + std::to_string(signal());
     }
-    return "exited " + std::to_string(code());
+    return "exit " + std::to_string(code());
 }
 
 namespace {
@@ -39,8 +40,34 @@ void adopt_orphan(pid_t pid) {
     orphans.push_back(pid);
 }
 
-// Signals whose disposition the tools change; a child always starts with the default.
+// Signals whose disposition the tools change; a child starts with the default,
+// unless the signal was already ignored when this program started.
 const int reset_signals[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
+
+// Read before main() runs, before any tool changes a disposition.
+sigset_t read_ignored_at_start() noexcept {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : reset_signals) {
+        struct sigaction sa {};
+        if (::sigaction(s, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) sigaddset(&set, s);
+    }
+    return set;
+}
+const sigset_t ignored_set = read_ignored_at_start();
+
+sigset_t signals_to_reset() noexcept {
+    sigset_t def;
+    sigemptyset(&def);
+    for (int s : reset_signals)
+        if (!sigismember(&ignored_set, s)) sigaddset(&def, s);
+    return def;
+}
+
+bool cannot_run(int err) noexcept {
+    return err == ENOENT || err == EACCES || err == ENOEXEC || err == EISDIR || err == ENOTDIR || err == EPERM ||
+           err == ELOOP || err == ENAMETOOLONG || err == E2BIG || err == ETXTBSY;
+}
 
 struct spawn_attrs {
     posix_spawnattr_t attr;
@@ -135,39 +162,18 @@ void reap_orphans() noexcept {
     }
 }
 
-process spawn(const spawn_spec& spec) {
-    if (spec.argv.empty()) throw sys_error(EINVAL, "spawn: empty command");
-    spawn_attrs sa;
+namespace {
 
-    map_stdio(&sa.actions, spec.in, 0);
-    map_stdio(&sa.actions, spec.out, 1);
-    map_stdio(&sa.actions, spec.err, 2);
-    if (!spec.cwd.empty()) {
-        int rc = posix_spawn_file_actions_addchdir_np(&sa.actions, spec.cwd.c_str());
-        if (rc) throw sys_error(rc, "posix_spawn_file_actions_addchdir");
-    }
-
-    sigset_t def, empty;
-    sigemptyset(&def);
-    for (int s : reset_signals) sigaddset(&def, s);
-    sigemptyset(&empty);
-    posix_spawnattr_setsigdefault(&sa.attr, &def);
-    posix_spawnattr_setsigmask(&sa.attr, &empty);
-    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-    if (spec.new_process_group) {
-        flags |= POSIX_SPAWN_SETPGROUP;
-        posix_spawnattr_setpgroup(&sa.attr, 0);
-    }
-    posix_spawnattr_setflags(&sa.attr, flags);
-
+// argv and envp as exec wants them, built before the fork.
+struct exec_args {
     std::vector<char*> argv;
-    argv.reserve(spec.argv.size() + 1);
-    for (auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-
-    char** envp = environ;
     std::vector<char*> env;
-    if (!spec.env.empty()) {
+    char** envp = environ;
+    explicit exec_args(const spawn_spec& spec) {
+        argv.reserve(spec.argv.size() + 1);
+        for (auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        if (spec.env.empty()) return;
         for (char** e = environ; *e; ++e) {
             std::string_view entry(*e);
             std::string_view name = entry.substr(0, entry.find('='));
@@ -183,13 +189,117 @@ process spawn(const spawn_spec& spec) {
         env.push_back(nullptr);
         envp = env.data();
     }
+};
 
+pid_t posix_spawn_path(const spawn_spec& spec, exec_args& a) {
+    spawn_attrs sa;
+    map_stdio(&sa.actions, spec.in, 0);
+    map_stdio(&sa.actions, spec.out, 1);
+    map_stdio(&sa.actions, spec.err, 2);
+    if (!spec.cwd.empty()) {
+        int rc = posix_spawn_file_actions_addchdir_np(&sa.actions, spec.cwd.c_str());
+        if (rc) throw sys_error(rc, "posix_spawn_file_actions_addchdir");
+    }
+    sigset_t def = signals_to_reset(), empty;
+    sigemptyset(&empty);
+    posix_spawnattr_setsigdefault(&sa.attr, &def);
+    posix_spawnattr_setsigmask(&sa.attr, &empty);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (spec.new_process_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        posix_spawnattr_setpgroup(&sa.attr, 0);
+    }
+    posix_spawnattr_setflags(&sa.attr, flags);
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &sa.actions, &sa.attr, argv.data(), envp);
-    if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == EISDIR || rc == ENOTDIR || rc == EPERM ||
-        rc == ELOOP || rc == ENAMETOOLONG || rc == E2BIG || rc == ETXTBSY)
-        throw spawn_error(rc, spec.argv[0]);
-    if (rc) throw sys_error(rc, "posix_spawn '" + spec.argv[0] + "'");
+    int rc = posix_spawnp(&pid, a.argv[0], &sa.actions, &sa.attr, a.argv.data(), a.envp);
+    if (rc) {
+        if (cannot_run(rc)) throw spawn_error(rc, spec.argv[0]);
+        throw sys_error(rc, "posix_spawn '" + spec.argv[0] + "'");
+    }
+    return pid;
+}
+
+#ifdef __linux__
+// The child side of vfork_path: only async-signal-safe calls, no allocation,
+// and the parent's memory is shared until exec, so errors go back through *err.
+[[noreturn]] void child_failed(volatile int* err, int e) {
+    *err = e;
+    ::_exit(127);
+}
+
+[[noreturn]] void exec_child(const spawn_spec& spec, exec_args& a, pid_t parent, volatile int* err) {
+    auto fail = [err](int e) { child_failed(err, e); };
+    // Handlers installed by the parent must not run here (they would write into
+    // the parent's self-pipe): every caught signal goes back to its default.
+    for (int s = 1; s < NSIG; ++s) {
+        struct sigaction sa;
+        if (::sigaction(s, nullptr, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
+            sa.sa_handler = SIG_DFL;
+            ::sigaction(s, &sa, nullptr);
+        }
+    }
+    sigset_t def = signals_to_reset();
+    for (int s : reset_signals)
+        if (sigismember(&def, s)) ::signal(s, SIG_DFL);
+    if (spec.new_process_group && ::setpgid(0, 0) < 0) fail(errno);
+    if (::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal) < 0) fail(errno);
+    if (::getppid() != parent) ::_exit(127);   // the parent died before prctl: nothing left to do
+    const stdio* io[3] = {&spec.in, &spec.out, &spec.err};
+    for (int target = 0; target < 3; ++target) {
+        const stdio& s = *io[target];
+        if (s.kind == stdio::null) {
+            int fd = ::open("/dev/null", target == 0 ? O_RDONLY : O_WRONLY);
+            if (fd < 0) fail(errno);
+            if (fd != target) {
+                if (::dup2(fd, target) < 0) fail(errno);
+                ::close(fd);
+            }
+        } else if (s.kind == stdio::fd && s.number != target) {
+            if (::dup2(s.number, target) < 0) fail(errno);
+        }
+    }
+    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) < 0) fail(errno);
+    sigset_t empty;
+    sigemptyset(&empty);
+    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    ::execvpe(a.argv[0], a.argv.data(), a.envp);
+    child_failed(err, errno);
+}
+
+pid_t vfork_path(const spawn_spec& spec, exec_args& a) {
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);   // no handler may run in the child
+    volatile int err = 0;
+    pid_t parent = ::getpid();
+    pid_t pid = ::vfork();
+    if (pid == 0) exec_child(spec, a, parent, &err);
+    int fork_errno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) throw sys_error(fork_errno, "vfork '" + spec.argv[0] + "'");
+    if (err) {
+        int st;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (cannot_run(err)) throw spawn_error(err, spec.argv[0]);
+        throw sys_error(err, "spawn '" + spec.argv[0] + "'");
+    }
+    return pid;
+}
+#endif
+
+}  // namespace
+
+bool ignored_at_start(int sig) noexcept { return sigismember(&ignored_set, sig) == 1; }
+
+process spawn(const spawn_spec& spec) {
+    if (spec.argv.empty()) throw sys_error(EINVAL, "spawn: empty command");
+    exec_args a(spec);
+#ifdef __linux__
+    pid_t pid = spec.parent_death_signal ? vfork_path(spec, a) : posix_spawn_path(spec, a);
+#else
+    pid_t pid = posix_spawn_path(spec, a);
+#endif
     return process(pid, spec.new_process_group ? pid : 0);
 }
 

@@ -36,7 +36,7 @@ Test(process, exit_codes_and_signals_are_reported) {
     cr_assert_eq(k.signal(), 9);
     cr_assert_eq(k.shell_code(), 137);
     cr_assert(k.describe().rfind("killed by signal 9", 0) == 0, "%s", k.describe().c_str());
-    cr_assert_eq(exit_status::exited_with(3).describe(), std::string("exited 3"));
+    cr_assert_eq(exit_status::exited_with(3).describe(), std::string("exit 3"));
     cr_assert(run({"true"}).success());
     exit_status unknown;   // before a child is reaped: no status, and not a success
     cr_assert(!unknown.known() && !unknown.success() && !unknown.exited() && !unknown.signaled());

@@ -31,7 +31,7 @@ public:
     bool known() const noexcept { return known_; }
     // The shell's number: the exit code, or 128+signal.
     int shell_code() const noexcept { return signaled() ? 128 + signal() : code(); }
-    // "exited 3", "killed by signal 9 (Killed)".
+    // The one text form every tool and pool uses: "exit 3", "killed by signal 9".
     std::string describe() const;
     int raw() const noexcept { return raw_; }
 
@@ -55,6 +55,11 @@ struct spawn_spec {
     bool new_process_group = false;     // child gets its own group (pgid == pid)
     std::vector<std::string> env{};     // extra "NAME=value" entries over the parent's environment
     std::string cwd{};                  // working directory; empty: the parent's
+    // Linux: the signal the child gets when the thread that started it ends
+    // (the tool killed with SIGKILL, say); 0 for none.  Started through vfork
+    // with prctl(PR_SET_PDEATHSIG), checking that the parent is still there
+    // before exec.  It reaches the command itself, not the children it starts.
+    int parent_death_signal = 0;
 };
 
 // The command could not be started.  err() is ENOENT for "not found",
@@ -107,6 +112,10 @@ private:
 // Starts spec.argv.  Throws spawn_error when the command cannot be run,
 // sys_error for other failures (fork limits, fds).
 process spawn(const spawn_spec& spec);
+
+// Signals that were ignored when the program started (nohup, trap '' INT):
+// children keep them ignored, and a tool should not catch them.
+bool ignored_at_start(int sig) noexcept;
 
 // Runs argv to completion with inherited stdio and returns how it ended.
 exit_status run(const std::vector<std::string>& argv);
