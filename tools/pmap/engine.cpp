@@ -107,12 +107,11 @@ private:
         if (broken_pipe_) return cli::exit_signal_base + SIGPIPE;
         if (stop_signal_) return cli::exit_signal_base + stop_signal_;
         if (fatal_exit_) return fatal_exit_;
-        if (failed_ > 0) {
+        if (failed_ > 0)
             cli::warn(std::to_string(failed_) + " of " + std::to_string(finished_) +
                       " jobs failed");
-            return cli::exit_failed;
-        }
-        return cli::exit_ok;
+        if (auto decided = halt_.decided_exit()) return *decided;
+        return failed_ > 0 ? cli::exit_failed : cli::exit_ok;
     }
 
     // Stops starting jobs; with a signal, passes it on and KILLs after a grace period.
@@ -292,7 +291,8 @@ private:
         else if (cfg_.output == output_mode::group) flush_job(*out, *err);
         free_slots_.push_back(slot);
         slots_.release();
-        if (oc.ran || oc.cannot_run) after_halt_check(halt_.job_finished(ok));
+        if (oc.ran || oc.cannot_run)
+            after_halt_check(halt_.job_finished(oc.cannot_run ? cli::exit_cannot_exec : oc.status.shell_code()));
         if (bar_.enabled()) bar_.update(finished_, std::chrono::steady_clock::now());
         if (--running_ == 0) all_idle_.set();
     }
@@ -490,9 +490,9 @@ private:
         }
     }
 
-    void after_halt_check(halt_action a) {
-        if (a == halt_action::soon) stop(0);
-        else if (a == halt_action::now) stop(SIGTERM);
+    void after_halt_check(cli::stop_action a) {
+        if (a == cli::stop_action::soon) stop(0);
+        else if (a == cli::stop_action::now) stop(SIGTERM);
     }
 
     // ---- argument checks ----------------------------------------------------
@@ -518,7 +518,7 @@ private:
     command_template tmpl_;
     conc::spill_store store_;
     conc::reorder_buffer<finished_output> order_;
-    halt_tracker halt_;
+    cli::stop_tracker halt_;
     cli::progress_bar bar_;
     std::optional<joblog_writer> log_;
     joblog_state resume_;

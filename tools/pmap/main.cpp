@@ -124,7 +124,7 @@ pmap::config read_command_line(int argc, char** argv) {
         case opt_timeout: cfg.timeout = parse_value("--timeout", v, cli::parse_duration); break;
         case opt_delay: cfg.delay = parse_value("--delay", v, cli::parse_duration); break;
         case opt_retries: cfg.attempts = unsigned(parse_value("--retries", v, [](auto& s) { return cli::parse_count(s, 0, 1000000); })); break;
-        case opt_halt: cfg.halt = parse_value("--halt", v, pmap::parse_halt); break;
+        case opt_halt: cfg.halt = parse_value("--halt", v, cli::parse_halt); break;
         case opt_joblog: cfg.joblog = v; break;
         case opt_resume: cfg.resume = true; break;
         case opt_resume_failed: cfg.resume_failed = true; break;
