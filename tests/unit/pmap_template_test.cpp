@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../tools/pmap/command_template.hpp"
+#include "command_line.hpp"
 #include "conc/fd.hpp"
 
 using namespace pmap;
@@ -213,22 +214,6 @@ Test(template, hostile_items_are_single_literal_arguments) {
     }
 }
 
-Test(template, shell_quote_leaves_safe_words_bare) {
-    cr_assert_eq(shell_quote("abc-1.txt"), "abc-1.txt");
-    cr_assert_eq(shell_quote("/usr/bin/x,y:z@h%+"), "/usr/bin/x,y:z@h%+");
-    cr_assert_eq(shell_quote("--opt=v"), "--opt=v");
-    cr_assert_eq(shell_quote(""), "''");
-    cr_assert_eq(shell_quote("a b"), "'a b'");
-    cr_assert_eq(shell_quote("it's"), "'it'\\''s'");
-    cr_assert_eq(shell_quote("X=1"), "'X=1'");
-    cr_assert_eq(shell_quote("if"), "'if'");
-    cr_assert_eq(shell_quote("~"), "'~'");
-}
-
-Test(template, format_command_quotes_each_argument) {
-    cr_assert_eq(format_command({"echo", "a b", "it's", "", "ok"}), "echo 'a b' 'it'\\''s' '' ok");
-}
-
 Test(template, shell_mode_runs_sh_c_with_quoted_values) {
     command_template t({"echo", "{}", "|", "tr", "a", "b"}, shell_opts());
     auto argv = expand1(t, "a b");
@@ -267,7 +252,7 @@ Test(template, shell_mode_hostile_items_reach_the_command_literally) {
 
 Test(template, shell_quote_round_trips_through_sh) {
     for (const auto& item : hostile) {
-        strings argv = {"/bin/sh", "-c", "printf '%s' " + shell_quote(item)};
+        strings argv = {"/bin/sh", "-c", "printf '%s' " + cli::shell_quote(item)};
         cr_assert_eq(run(argv), item, "item '%s'", item.c_str());
     }
 }

@@ -78,14 +78,6 @@ std::string_view path_basename(std::string_view s); // {/}: s/.*\///
 std::string_view path_dirname(std::string_view s);  // {//}: Perl File::Basename::dirname, "." when none
 std::string_view record_column(std::string_view record, std::string_view sep, std::size_t n);  // 1-based
 
-// POSIX sh quoting: safe words stay bare (abc-1.txt), everything else goes in
-// single quotes with ' written '\'' (the empty string is '').
-std::string shell_quote(std::string_view s);
-void append_shell_quoted(std::string& out, std::string_view s);
-
-// argv shell-quoted and space-joined: what --dry-run, -v and --joblog show.
-std::string format_command(const std::vector<std::string>& argv);
-
 // Linux refuses one argument of MAX_ARG_STRLEN (131072) bytes or more, NUL
 // included: the index of the first such argument, if any.
 inline constexpr std::size_t max_arg_strlen = 131072;

@@ -16,6 +16,7 @@
 #include "conc/records.hpp"
 #include "conc/reorder.hpp"
 #include "conc/signals.hpp"
+#include "command_line.hpp"
 #include "joblog.hpp"
 #include "messages.hpp"
 #include "pmap.hpp"
@@ -209,7 +210,7 @@ private:
             }
             if (cfg_.dry_run) {
                 std::vector<std::string_view> views(items.begin(), items.end());
-                emit(1, format_command(tmpl_.expand(views, seq, 1)) + "\n");
+                emit(1, cli::format_command(tmpl_.expand(views, seq, 1)) + "\n");
                 continue;
             }
             co_await slots_.acquire();
@@ -255,10 +256,10 @@ private:
         auto t0 = conc::clock::now();
         outcome oc;
         if (std::string why = argument_problem(argv); !why.empty()) {
-            cli::warn("job " + std::to_string(seq) + ": " + why + ": " + shorten(format_command(argv)));
+            cli::warn("job " + std::to_string(seq) + ": " + why + ": " + shorten(cli::format_command(argv)));
             oc.cannot_run = true;
         } else {
-            if (cfg_.verbose) emit(2, format_command(argv) + "\n");
+            if (cfg_.verbose) emit(2, cli::format_command(argv) + "\n");
             for (unsigned attempt = 1; attempt <= cfg_.attempts && !stopping_; ++attempt) {
                 if (attempt > 1) {
                     out->held.clear();
@@ -281,10 +282,10 @@ private:
             ++finished_;
             if (!ok) ++failed_;
             if (oc.timed_out)
-                cli::warn("job " + std::to_string(seq) + " timed out: " + shorten(format_command(argv)));
+                cli::warn("job " + std::to_string(seq) + " timed out: " + shorten(cli::format_command(argv)));
             if (log_) {
                 int exitval = oc.cannot_run ? cli::exit_cannot_exec : oc.status.exited() ? oc.status.code() : 0;
-                write_log(seq, slot, started, runtime, exitval, oc.status.signal(), format_command(argv));
+                write_log(seq, slot, started, runtime, exitval, oc.status.signal(), cli::format_command(argv));
             }
         }
         if (cfg_.keep_order) deliver_in_order(seq, finished_output{std::move(out), std::move(err)});
