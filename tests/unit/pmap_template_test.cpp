@@ -175,6 +175,43 @@ Test(template, colsep_is_a_literal_string_not_a_regex) {
     cr_assert_eq(record_column("a", ".", 9), "");
 }
 
+Test(template, colsep_escapes_mean_the_characters) {
+    // --colsep '\t' is a tab, not a backslash and a t (defect 7).
+    command_template tab({"echo", "{2}"}, colsep_opts("\\t"));
+    assert_argv(expand1(tab, "a\tb\\tc"), {"echo", "b\\tc"});
+    command_template backslash({"echo", "{2}"}, colsep_opts("\\\\"));
+    assert_argv(expand1(backslash, "a\\b"), {"echo", "b"});
+    command_template newline({"echo", "{1}", "{2}"}, colsep_opts("\\n"));
+    assert_argv(expand1(newline, "a\nb"), {"echo", "a", "b"});
+    command_template literal_tab({"echo", "{2}"}, colsep_opts("\t"));
+    assert_argv(expand1(literal_tab, "a\tb"), {"echo", "b"});
+}
+
+Test(template, colsep_trims_blanks_around_each_column) {
+    // GNU parallel: --colsep implies --trim rl.
+    command_template t({"echo", "[{1}]", "[{2}]", "[{3}]", "{}"}, colsep_opts(","));
+    assert_argv(expand1(t, " a b ,\t c\t, "), {"echo", "[a b]", "[c]", "[]", " a b ,\t c\t, "});
+    cr_assert_eq(trim_blanks(" \t x y\t "), "x y");
+    cr_assert_eq(trim_blanks(" \t"), "");
+}
+
+Test(template, colsep_without_replacement_gives_one_argument_per_column) {
+    // GNU parallel: printf 'a\tb\n' | parallel --colsep '\t' echo runs echo a b.
+    command_template t({"echo"}, colsep_opts("\\t"));
+    cr_assert_not(t.has_replacement());
+    assert_argv(expand1(t, "a\tb"), {"echo", "a", "b"});
+    assert_argv(expand1(t, " a \t\t b"), {"echo", "a", "", "b"});
+    assert_argv(expandn(t, {"a\tb", "c"}), {"echo", "a", "b", "c"});
+    command_template sh({"printf '[%s]'"}, [] {
+        template_options o = colsep_opts(",");
+        o.shell = true;
+        return o;
+    }());
+    auto argv = expand1(sh, "x y , it's");
+    assert_argv(argv, {"/bin/sh", "-c", "printf '[%s]' 'x y' 'it'\\''s'"});
+    cr_assert_eq(run(argv), "[x y][it's]");
+}
+
 Test(template, columns_need_colsep) {
     command_template t({"grep", "-E", "a{2}"});
     cr_assert_not(t.has_replacement());

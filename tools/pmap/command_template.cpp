@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "command_line.hpp"
+#include "shared_options.hpp"
 
 namespace pmap {
 
@@ -137,6 +138,26 @@ std::string_view record_column(std::string_view record, std::string_view sep, st
     }
 }
 
+std::string_view trim_blanks(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::vector<std::string_view> record_columns(std::string_view record, std::string_view sep) {
+    std::vector<std::string_view> cols;
+    if (sep.empty()) {
+        cols.push_back(trim_blanks(record));
+        return cols;
+    }
+    for (std::size_t start = 0;;) {
+        std::size_t end = record.find(sep, start);
+        cols.push_back(trim_blanks(record.substr(start, end == std::string_view::npos ? end : end - start)));
+        if (end == std::string_view::npos) return cols;
+        start = end + sep.size();
+    }
+}
+
 std::optional<std::size_t> too_long_argument(const std::vector<std::string>& argv) {
     for (std::size_t i = 0; i < argv.size(); ++i)
         if (argv[i].size() + 1 > max_arg_strlen) return i;
@@ -149,7 +170,7 @@ command_template::command_template(std::vector<std::string> args, template_optio
     if (opts.replace.empty()) throw std::invalid_argument("the replacement string (-I) must not be empty");
     if (opts.colsep) {
         if (opts.colsep->empty()) throw std::invalid_argument("the column separator (--colsep) must not be empty");
-        colsep_ = std::move(*opts.colsep);
+        colsep_ = cli::parse_separator(*opts.colsep);
         has_colsep_ = true;
     }
     if (!shell_) {
@@ -213,7 +234,8 @@ void command_template::render(const word& w, std::string_view item, std::size_t 
         case part_kind::slot: append_number(out, slot); continue;
         default: break;
         }
-        std::string_view v = p.column ? record_column(item, colsep_, p.column) : item;
+        // --colsep implies GNU parallel's --trim rl: blanks around a column go.
+        std::string_view v = p.column ? trim_blanks(record_column(item, colsep_, p.column)) : item;
         switch (p.kind) {
         case part_kind::noext: v = path_noext(v); break;
         case part_kind::basename: v = path_basename(v); break;
@@ -248,8 +270,15 @@ std::vector<std::string> command_template::expand(std::span<const std::string_vi
                 render(w, it, seq, slot, a);
             }
         }
-        if (!has_replacement_)
-            for (auto it : items) argv.emplace_back(it);
+        if (!has_replacement_) {
+            for (auto it : items) {
+                if (!has_colsep_) {
+                    argv.emplace_back(it);
+                    continue;
+                }
+                for (auto col : record_columns(it, colsep_)) argv.emplace_back(col);   // GNU: one argument a column
+            }
+        }
         return argv;
     }
     std::string script;
@@ -266,8 +295,15 @@ std::vector<std::string> command_template::expand(std::span<const std::string_vi
     }
     if (!has_replacement_) {
         for (auto it : items) {
-            script.push_back(' ');
-            cli::append_shell_quoted(script, it);
+            if (!has_colsep_) {
+                script.push_back(' ');
+                cli::append_shell_quoted(script, it);
+                continue;
+            }
+            for (auto col : record_columns(it, colsep_)) {
+                script.push_back(' ');
+                cli::append_shell_quoted(script, col);
+            }
         }
     }
     std::vector<std::string> argv;
