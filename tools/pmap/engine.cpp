@@ -486,7 +486,7 @@ private:
         try {
             log_->write(seq, slot, start, runtime, exitval, sig, command);
         } catch (const conc::sys_error& e) {
-            cli::warn("cannot write the joblog '" + cfg_.joblog + "': " + std::strerror(e.err()));
+            cli::warn(cli::describe(e));   // "cannot write the joblog 'PATH': REASON"
             log_.reset();
         }
     }
