@@ -530,10 +530,21 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     [[ $stderr == *"Try 'pmap --help'." ]]
 }
 
-@test "pmap rejects -j -1 with exit 2" {
-    run --separate-stderr pmap -j -1 echo ::: a
-    assert_failure 2
-    [[ $stderr == *"Try 'pmap --help'." ]]
+@test "pmap rejects -j +x and -j 0% with exit 2" {
+    for j in +x 0% 1.5 --1; do
+        run --separate-stderr pmap -j "$j" echo ::: a
+        assert_failure 2
+        [[ $stderr == "pmap: -j: "* ]]
+        [[ $stderr == *"Try 'pmap --help'." ]]
+    done
+}
+
+@test "pmap -j takes N%, +N and -N of the online CPUs, at least one job" {
+    for j in 50% 1% +1 -1 -100000; do
+        run pmap -k -j "$j" echo ::: a b
+        assert_success
+        assert_output $'a\nb'
+    done
 }
 
 @test "pmap reports a missing -a file with exit 2" {
