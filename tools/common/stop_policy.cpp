@@ -1,6 +1,7 @@
 #include "stop_policy.hpp"
 
 #include <charconv>
+#include <utility>
 
 #include "messages.hpp"
 #include "units.hpp"
@@ -32,6 +33,17 @@ void parse_threshold(std::string_view value, std::string_view t, stop_policy& p)
     }
 }
 
+// The value named word in table, if any.
+template <class E, std::size_t N>
+bool lookup(std::string_view word, const std::pair<std::string_view, E> (&table)[N], E& out) {
+    for (const auto& [name, e] : table)
+        if (word == name) {
+            out = e;
+            return true;
+        }
+    return false;
+}
+
 }  // namespace
 
 stop_policy parse_halt(std::string_view value) {
@@ -49,23 +61,14 @@ stop_policy parse_halt(std::string_view value) {
     }
     std::size_t comma = v.find(',');
     std::string_view when = v.substr(0, comma);
-    if (when == "now")
-        p.when = stop_action::now;
-    else if (when == "soon")
-        p.when = stop_action::soon;
-    else
-        bad(value, "expected never, now,... or soon,... (or 0, 1, 2)");
+    constexpr std::pair<std::string_view, stop_action> whens[] = {{"now", stop_action::now}, {"soon", stop_action::soon}};
+    if (!lookup(when, whens, p.when)) bad(value, "expected never, now,... or soon,... (or 0, 1, 2)");
     if (comma == std::string_view::npos) bad(value, "expected ,fail ,success or ,done after '" + std::string(when) + "'");
     std::string_view rest = v.substr(comma + 1);
     std::size_t eq = rest.find('=');
-    std::string_view what = rest.substr(0, eq);
-    if (what == "fail")
-        p.of = stop_count_of::fail;
-    else if (what == "success")
-        p.of = stop_count_of::success;
-    else if (what == "done")
-        p.of = stop_count_of::done;
-    else
+    constexpr std::pair<std::string_view, stop_count_of> whats[] = {
+        {"fail", stop_count_of::fail}, {"success", stop_count_of::success}, {"done", stop_count_of::done}};
+    if (!lookup(rest.substr(0, eq), whats, p.of))
         bad(value, "expected fail, success or done after '" + std::string(when) + ",'");
     if (eq != std::string_view::npos) parse_threshold(value, rest.substr(eq + 1), p);
     return p;
