@@ -11,6 +11,7 @@
 
 #include "conc/error.hpp"
 #include "conc/fd.hpp"
+#include "conc/process.hpp"
 
 namespace conc {
 
@@ -27,7 +28,7 @@ wait_slot& slot_for(const void* state) noexcept {
 }
 
 unsigned online_cpus() noexcept {
-    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    long n = conc::online_cpus();
     if (n < 1) n = std::thread::hardware_concurrency();
     return n < 1 ? 1u : unsigned(n);
 }

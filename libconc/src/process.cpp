@@ -309,4 +309,9 @@ exit_status run(const std::vector<std::string>& argv) {
     return spawn(s).wait();
 }
 
+unsigned online_cpus() noexcept {
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? unsigned(n) : 1u;
+}
+
 }  // namespace conc

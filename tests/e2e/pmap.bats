@@ -5,8 +5,8 @@
 #  - --retries N means N tries in all, as in GNU parallel (--retries 3: 3 runs).
 #  - a job that cannot run because an argument is too long counts as a failed
 #    job (exit 123), and the message contains "too long" and the job number.
-#  - --halt now,fail=1 exits 123 (the spec's "any job failed"), not GNU's
-#    exit status of the failing job.
+#  - --halt now,fail=1 exits with GNU's exit status of the failing job;
+#    --halt now,success=1 exits 0.
 #  - with -a FILE or ::: items, jobs inherit pmap's standard input.
 #  - the first SIGINT is passed on as SIGINT; a job that ignores it is
 #    killed by the second SIGINT (or by the grace period, whichever is first).
@@ -365,23 +365,23 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
 
 @test "pmap --halt now,fail=1 kills the running jobs and starts no more" {
     SECONDS=0
-    run timeout 60 bash -c "seq 10 | pmap -j2 --halt now,fail=1 sh -c 'echo \$1 >>started; if [ \$1 = 1 ]; then while [ ! -e two ]; do sleep 0.05; done; exit 1; fi; touch two; sleep 100' sh"
-    assert_failure 123
+    run timeout 60 bash -c "seq 10 | pmap -j2 --halt now,fail=1 sh -c 'echo \$1 >>started; if [ \$1 = 1 ]; then while [ ! -e two ]; do sleep 0.05; done; exit 3; fi; touch two; sleep 100' sh"
+    assert_failure 3
     [ "$SECONDS" -lt 60 ]
     [ "$(wc -l <started)" -eq 2 ]
 }
 
 @test "pmap --halt soon,fail=1 lets running jobs finish and starts no more" {
     # Job 2 finishes only after pmap has reaped the failed job 1.
-    run timeout 60 bash -c "seq 10 | pmap -j2 --halt soon,fail=1 sh -c 'echo \$1 >>started; if [ \$1 = 1 ]; then while [ ! -e two ]; do sleep 0.05; done; echo \$\$ >one.pid; exit 1; fi; touch two; while [ ! -s one.pid ]; do sleep 0.05; done; while kill -0 \$(cat one.pid) 2>/dev/null; do sleep 0.05; done; echo finished \$1' sh"
-    assert_failure 123
+    run timeout 60 bash -c "seq 10 | pmap -j2 --halt soon,fail=1 sh -c 'echo \$1 >>started; if [ \$1 = 1 ]; then while [ ! -e two ]; do sleep 0.05; done; echo \$\$ >one.pid; exit 3; fi; touch two; while [ ! -s one.pid ]; do sleep 0.05; done; while kill -0 \$(cat one.pid) 2>/dev/null; do sleep 0.05; done; echo finished \$1' sh"
+    assert_failure 3
     assert_output --partial "finished 2"
     [ "$(wc -l <started)" -eq 2 ]
 }
 
 @test "pmap --halt now,success=1 stops at the first success" {
     run timeout 60 bash -c "seq 10 | pmap -j2 --halt now,success=1 sh -c 'echo \$1 >>started; if [ \$1 = 1 ]; then exit 0; fi; sleep 100' sh"
-    [ "$status" -ne 124 ]
+    assert_success
     [ "$(wc -l <started)" -le 2 ]
 }
 
@@ -530,10 +530,21 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     [[ $stderr == *"Try 'pmap --help'." ]]
 }
 
-@test "pmap rejects -j -1 with exit 2" {
-    run --separate-stderr pmap -j -1 echo ::: a
-    assert_failure 2
-    [[ $stderr == *"Try 'pmap --help'." ]]
+@test "pmap rejects -j +x and -j 0% with exit 2" {
+    for j in +x 0% 1.5 --1; do
+        run --separate-stderr pmap -j "$j" echo ::: a
+        assert_failure 2
+        [[ $stderr == "pmap: -j: "* ]]
+        [[ $stderr == *"Try 'pmap --help'." ]]
+    done
+}
+
+@test "pmap -j takes N%, +N and -N of the online CPUs, at least one job" {
+    for j in 50% 1% +1 -1 -100000; do
+        run pmap -k -j "$j" echo ::: a b
+        assert_success
+        assert_output $'a\nb'
+    done
 }
 
 @test "pmap reports a missing -a file with exit 2" {

@@ -11,6 +11,7 @@
 #include "../../tools/pmap/joblog.hpp"
 #include "conc/error.hpp"
 #include "conc/fd.hpp"
+#include "messages.hpp"
 
 using namespace pmap;
 
@@ -115,6 +116,46 @@ Test(joblog, open_failure_throws_sys_error_naming_the_file) {
         cr_assert(std::string(e.what()).find("'/nonexistent-dir/log'") != std::string::npos, "%s", e.what());
     }
     cr_assert(threw);
+}
+
+Test(joblog, every_message_names_the_joblog_and_its_path) {
+    // Defect 13: "cannot open the joblog 'PATH': REASON", "cannot write the joblog 'PATH': REASON".
+    auto message = [](auto f) -> std::string {
+        try {
+            f();
+        } catch (const conc::sys_error& e) {
+            return cli::describe(e);
+        }
+        return "";
+    };
+    cr_assert_eq(message([] { joblog_writer w("/nonexistent-dir/log", joblog_writer::mode::truncate); }),
+                 "cannot open the joblog '/nonexistent-dir/log': No such file or directory");
+    std::string dir = temp_dir();
+    cr_assert_eq(message([&] { joblog_writer w(dir, joblog_writer::mode::append); }),
+                 "cannot open the joblog '" + dir + "': Is a directory");
+    cr_assert_eq(message([&] { read_joblog(dir); }), "cannot open the joblog '" + dir + "': Is a directory");
+    if (access("/dev/full", W_OK) == 0) {
+        cr_assert_eq(message([] { joblog_writer w("/dev/full", joblog_writer::mode::truncate); }),
+                     "cannot write the joblog '/dev/full': No space left on device");
+        cr_assert_eq(message([] {
+                         joblog_writer w("/dev/full", joblog_writer::mode::append);   // empty: a header, which fails
+                     }),
+                     "cannot write the joblog '/dev/full': No space left on device");
+    }
+}
+
+Test(joblog, a_failed_row_write_names_the_joblog) {
+    std::string path = temp_dir() + "/log";
+    joblog_writer w(path, joblog_writer::mode::truncate);
+    // Swap the log's fd for a read-only one, so the next row cannot be written.
+    auto ro = conc::open_file(path, O_RDONLY);
+    cr_assert_geq(dup2(ro.get(), w.fd()), 0);
+    try {
+        w.write(1, 1, 0, 0, 0, 0, "true");
+        cr_assert_fail("the write succeeded");
+    } catch (const conc::sys_error& e) {
+        cr_assert_eq(cli::describe(e), "cannot write the joblog '" + path + "': Bad file descriptor");
+    }
 }
 
 Test(joblog, missing_log_is_nothing_to_skip) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../tools/pmap/command_template.hpp"
+#include "command_line.hpp"
 #include "conc/fd.hpp"
 
 using namespace pmap;
@@ -174,6 +175,43 @@ Test(template, colsep_is_a_literal_string_not_a_regex) {
     cr_assert_eq(record_column("a", ".", 9), "");
 }
 
+Test(template, colsep_escapes_mean_the_characters) {
+    // --colsep '\t' is a tab, not a backslash and a t (defect 7).
+    command_template tab({"echo", "{2}"}, colsep_opts("\\t"));
+    assert_argv(expand1(tab, "a\tb\\tc"), {"echo", "b\\tc"});
+    command_template backslash({"echo", "{2}"}, colsep_opts("\\\\"));
+    assert_argv(expand1(backslash, "a\\b"), {"echo", "b"});
+    command_template newline({"echo", "{1}", "{2}"}, colsep_opts("\\n"));
+    assert_argv(expand1(newline, "a\nb"), {"echo", "a", "b"});
+    command_template literal_tab({"echo", "{2}"}, colsep_opts("\t"));
+    assert_argv(expand1(literal_tab, "a\tb"), {"echo", "b"});
+}
+
+Test(template, colsep_trims_blanks_around_each_column) {
+    // GNU parallel: --colsep implies --trim rl.
+    command_template t({"echo", "[{1}]", "[{2}]", "[{3}]", "{}"}, colsep_opts(","));
+    assert_argv(expand1(t, " a b ,\t c\t, "), {"echo", "[a b]", "[c]", "[]", " a b ,\t c\t, "});
+    cr_assert_eq(trim_blanks(" \t x y\t "), "x y");
+    cr_assert_eq(trim_blanks(" \t"), "");
+}
+
+Test(template, colsep_without_replacement_gives_one_argument_per_column) {
+    // GNU parallel: printf 'a\tb\n' | parallel --colsep '\t' echo runs echo a b.
+    command_template t({"echo"}, colsep_opts("\\t"));
+    cr_assert_not(t.has_replacement());
+    assert_argv(expand1(t, "a\tb"), {"echo", "a", "b"});
+    assert_argv(expand1(t, " a \t\t b"), {"echo", "a", "", "b"});
+    assert_argv(expandn(t, {"a\tb", "c"}), {"echo", "a", "b", "c"});
+    command_template sh({"printf '[%s]'"}, [] {
+        template_options o = colsep_opts(",");
+        o.shell = true;
+        return o;
+    }());
+    auto argv = expand1(sh, "x y , it's");
+    assert_argv(argv, {"/bin/sh", "-c", "printf '[%s]' 'x y' 'it'\\''s'"});
+    cr_assert_eq(run(argv), "[x y][it's]");
+}
+
 Test(template, columns_need_colsep) {
     command_template t({"grep", "-E", "a{2}"});
     cr_assert_not(t.has_replacement());
@@ -211,22 +249,6 @@ Test(template, hostile_items_are_single_literal_arguments) {
         assert_argv(expand1(direct, item), {"printf", "%s", item});
         assert_argv(expand1(appended, item), {"printf", "%s", item});
     }
-}
-
-Test(template, shell_quote_leaves_safe_words_bare) {
-    cr_assert_eq(shell_quote("abc-1.txt"), "abc-1.txt");
-    cr_assert_eq(shell_quote("/usr/bin/x,y:z@h%+"), "/usr/bin/x,y:z@h%+");
-    cr_assert_eq(shell_quote("--opt=v"), "--opt=v");
-    cr_assert_eq(shell_quote(""), "''");
-    cr_assert_eq(shell_quote("a b"), "'a b'");
-    cr_assert_eq(shell_quote("it's"), "'it'\\''s'");
-    cr_assert_eq(shell_quote("X=1"), "'X=1'");
-    cr_assert_eq(shell_quote("if"), "'if'");
-    cr_assert_eq(shell_quote("~"), "'~'");
-}
-
-Test(template, format_command_quotes_each_argument) {
-    cr_assert_eq(format_command({"echo", "a b", "it's", "", "ok"}), "echo 'a b' 'it'\\''s' '' ok");
 }
 
 Test(template, shell_mode_runs_sh_c_with_quoted_values) {
@@ -267,7 +289,7 @@ Test(template, shell_mode_hostile_items_reach_the_command_literally) {
 
 Test(template, shell_quote_round_trips_through_sh) {
     for (const auto& item : hostile) {
-        strings argv = {"/bin/sh", "-c", "printf '%s' " + shell_quote(item)};
+        strings argv = {"/bin/sh", "-c", "printf '%s' " + cli::shell_quote(item)};
         cr_assert_eq(run(argv), item, "item '%s'", item.c_str());
     }
 }

@@ -3,6 +3,9 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "command_line.hpp"
+#include "shared_options.hpp"
+
 namespace pmap {
 
 namespace {
@@ -88,34 +91,6 @@ void append_number(std::string& out, std::size_t n) {
     out.append(buf, r.ptr);
 }
 
-bool safe_char(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '.' || c == '/' || c == ',' || c == ':' || c == '@' || c == '%' || c == '+' || c == '=';
-}
-
-// Words the shell would read as syntax in command position.
-bool reserved_word(std::string_view s) {
-    static constexpr std::string_view words[] = {"if",   "then",  "else",  "elif",     "fi",     "do",
-                                                 "done", "case",  "esac",  "while",    "until",  "for",
-                                                 "in",   "select", "time", "function", "coproc"};
-    for (auto w : words)
-        if (s == w) return true;
-    return false;
-}
-
-// NAME=... in command position is an assignment, not a word.
-bool looks_like_assignment(std::string_view s) {
-    std::size_t eq = s.find('=');
-    if (eq == std::string_view::npos || eq == 0) return false;
-    if (s[0] >= '0' && s[0] <= '9') return false;
-    for (std::size_t i = 0; i < eq; ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 std::string_view path_noext(std::string_view s) {
@@ -163,37 +138,24 @@ std::string_view record_column(std::string_view record, std::string_view sep, st
     }
 }
 
-void append_shell_quoted(std::string& out, std::string_view s) {
-    bool bare = !s.empty() && !reserved_word(s) && !looks_like_assignment(s);
-    for (std::size_t i = 0; bare && i < s.size(); ++i) bare = safe_char(static_cast<unsigned char>(s[i]));
-    if (bare) {
-        out.append(s);
-        return;
-    }
-    out.push_back('\'');
-    for (char c : s) {
-        if (c == '\'')
-            out.append("'\\''");
-        else
-            out.push_back(c);
-    }
-    out.push_back('\'');
+std::string_view trim_blanks(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
 }
 
-std::string shell_quote(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    append_shell_quoted(out, s);
-    return out;
-}
-
-std::string format_command(const std::vector<std::string>& argv) {
-    std::string out;
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-        if (i) out.push_back(' ');
-        append_shell_quoted(out, argv[i]);
+std::vector<std::string_view> record_columns(std::string_view record, std::string_view sep) {
+    std::vector<std::string_view> cols;
+    if (sep.empty()) {
+        cols.push_back(trim_blanks(record));
+        return cols;
     }
-    return out;
+    for (std::size_t start = 0;;) {
+        std::size_t end = record.find(sep, start);
+        cols.push_back(trim_blanks(record.substr(start, end == std::string_view::npos ? end : end - start)));
+        if (end == std::string_view::npos) return cols;
+        start = end + sep.size();
+    }
 }
 
 std::optional<std::size_t> too_long_argument(const std::vector<std::string>& argv) {
@@ -208,7 +170,7 @@ command_template::command_template(std::vector<std::string> args, template_optio
     if (opts.replace.empty()) throw std::invalid_argument("the replacement string (-I) must not be empty");
     if (opts.colsep) {
         if (opts.colsep->empty()) throw std::invalid_argument("the column separator (--colsep) must not be empty");
-        colsep_ = std::move(*opts.colsep);
+        colsep_ = cli::parse_separator(*opts.colsep);
         has_colsep_ = true;
     }
     if (!shell_) {
@@ -272,7 +234,8 @@ void command_template::render(const word& w, std::string_view item, std::size_t 
         case part_kind::slot: append_number(out, slot); continue;
         default: break;
         }
-        std::string_view v = p.column ? record_column(item, colsep_, p.column) : item;
+        // --colsep implies GNU parallel's --trim rl: blanks around a column go.
+        std::string_view v = p.column ? trim_blanks(record_column(item, colsep_, p.column)) : item;
         switch (p.kind) {
         case part_kind::noext: v = path_noext(v); break;
         case part_kind::basename: v = path_basename(v); break;
@@ -281,7 +244,7 @@ void command_template::render(const word& w, std::string_view item, std::size_t 
         default: break;
         }
         if (shell_)
-            append_shell_quoted(out, v);
+            cli::append_shell_quoted(out, v);
         else
             out.append(v);
     }
@@ -307,8 +270,15 @@ std::vector<std::string> command_template::expand(std::span<const std::string_vi
                 render(w, it, seq, slot, a);
             }
         }
-        if (!has_replacement_)
-            for (auto it : items) argv.emplace_back(it);
+        if (!has_replacement_) {
+            for (auto it : items) {
+                if (!has_colsep_) {
+                    argv.emplace_back(it);
+                    continue;
+                }
+                for (auto col : record_columns(it, colsep_)) argv.emplace_back(col);   // GNU: one argument a column
+            }
+        }
         return argv;
     }
     std::string script;
@@ -325,8 +295,15 @@ std::vector<std::string> command_template::expand(std::span<const std::string_vi
     }
     if (!has_replacement_) {
         for (auto it : items) {
-            script.push_back(' ');
-            append_shell_quoted(script, it);
+            if (!has_colsep_) {
+                script.push_back(' ');
+                cli::append_shell_quoted(script, it);
+                continue;
+            }
+            for (auto col : record_columns(it, colsep_)) {
+                script.push_back(' ');
+                cli::append_shell_quoted(script, col);
+            }
         }
     }
     std::vector<std::string> argv;

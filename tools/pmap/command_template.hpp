@@ -16,17 +16,20 @@ namespace pmap {
 struct template_options {
     std::string replace = "{}";          // -I STR: the string that stands for the whole item
     bool shell = false;                  // -s: the arguments form one script run by /bin/sh -c
-    std::optional<std::string> colsep;   // --colsep SEP: a literal (not regex) column separator
+    // --colsep SEP as typed: a literal (not regex) column separator in which
+    // \t, \n, \0 and \\ stand for a tab, a newline, a NUL and a backslash.
+    std::optional<std::string> colsep;
 };
 
 // Replacement strings (GNU parallel's names and meanings):
 //   {}  the item (or -I STR)      {.}  without extension      {/}  basename
 //   {//} dirname                  {/.} basename without ext.  {#}  job number  {%} slot
-//   with --colsep: {N} {N.} {N/} {N//} {N/.}  column N (1-based; empty when missing)
+//   with --colsep: {N} {N.} {N/} {N//} {N/.}  column N (1-based; empty when missing),
+//   without the spaces and tabs around it (GNU parallel: --colsep implies --trim rl)
 // An argument holding an item replacement is repeated once per item of the job
 // (-n: GNU parallel -X "context replace").  With no replacement string at all
 // ({#} and {%} count, as in GNU parallel) the items are appended as the last
-// arguments.
+// arguments; with --colsep, each column (trimmed) is an argument of its own.
 class command_template {
 public:
     // Throws std::invalid_argument for an empty command, an empty -I string or
@@ -76,15 +79,11 @@ private:
 std::string_view path_noext(std::string_view s);    // {.}: s/\.[^\/.]*$//
 std::string_view path_basename(std::string_view s); // {/}: s/.*\///
 std::string_view path_dirname(std::string_view s);  // {//}: Perl File::Basename::dirname, "." when none
-std::string_view record_column(std::string_view record, std::string_view sep, std::size_t n);  // 1-based
-
-// POSIX sh quoting: safe words stay bare (abc-1.txt), everything else goes in
-// single quotes with ' written '\'' (the empty string is '').
-std::string shell_quote(std::string_view s);
-void append_shell_quoted(std::string& out, std::string_view s);
-
-// argv shell-quoted and space-joined: what --dry-run, -v and --joblog show.
-std::string format_command(const std::vector<std::string>& argv);
+std::string_view record_column(std::string_view record, std::string_view sep, std::size_t n);  // 1-based, as is
+// --colsep's trim: the spaces and tabs at both ends of s removed.
+std::string_view trim_blanks(std::string_view s);
+// Every column of record, each trimmed (one column when sep is empty).
+std::vector<std::string_view> record_columns(std::string_view record, std::string_view sep);
 
 // Linux refuses one argument of MAX_ARG_STRLEN (131072) bytes or more, NUL
 // included: the index of the first such argument, if any.

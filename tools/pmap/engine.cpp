@@ -16,6 +16,7 @@
 #include "conc/records.hpp"
 #include "conc/reorder.hpp"
 #include "conc/signals.hpp"
+#include "command_line.hpp"
 #include "joblog.hpp"
 #include "messages.hpp"
 #include "pmap.hpp"
@@ -107,12 +108,11 @@ private:
         if (broken_pipe_) return cli::exit_signal_base + SIGPIPE;
         if (stop_signal_) return cli::exit_signal_base + stop_signal_;
         if (fatal_exit_) return fatal_exit_;
-        if (failed_ > 0) {
+        if (failed_ > 0)
             cli::warn(std::to_string(failed_) + " of " + std::to_string(finished_) +
                       " jobs failed");
-            return cli::exit_failed;
-        }
-        return cli::exit_ok;
+        if (auto decided = halt_.decided_exit()) return *decided;
+        return failed_ > 0 ? cli::exit_failed : cli::exit_ok;
     }
 
     // Stops starting jobs; with a signal, passes it on and KILLs after a grace period.
@@ -210,7 +210,7 @@ private:
             }
             if (cfg_.dry_run) {
                 std::vector<std::string_view> views(items.begin(), items.end());
-                emit(1, format_command(tmpl_.expand(views, seq, 1)) + "\n");
+                emit(1, cli::format_command(tmpl_.expand(views, seq, 1)) + "\n");
                 continue;
             }
             co_await slots_.acquire();
@@ -256,10 +256,10 @@ private:
         auto t0 = conc::clock::now();
         outcome oc;
         if (std::string why = argument_problem(argv); !why.empty()) {
-            cli::warn("job " + std::to_string(seq) + ": " + why + ": " + shorten(format_command(argv)));
+            cli::warn("job " + std::to_string(seq) + ": " + why + ": " + shorten(cli::format_command(argv)));
             oc.cannot_run = true;
         } else {
-            if (cfg_.verbose) emit(2, format_command(argv) + "\n");
+            if (cfg_.verbose) emit(2, cli::format_command(argv) + "\n");
             for (unsigned attempt = 1; attempt <= cfg_.attempts && !stopping_; ++attempt) {
                 if (attempt > 1) {
                     out->held.clear();
@@ -282,17 +282,18 @@ private:
             ++finished_;
             if (!ok) ++failed_;
             if (oc.timed_out)
-                cli::warn("job " + std::to_string(seq) + " timed out: " + shorten(format_command(argv)));
+                cli::warn("job " + std::to_string(seq) + " timed out: " + shorten(cli::format_command(argv)));
             if (log_) {
                 int exitval = oc.cannot_run ? cli::exit_cannot_exec : oc.status.exited() ? oc.status.code() : 0;
-                write_log(seq, slot, started, runtime, exitval, oc.status.signal(), format_command(argv));
+                write_log(seq, slot, started, runtime, exitval, oc.status.signal(), cli::format_command(argv));
             }
         }
         if (cfg_.keep_order) deliver_in_order(seq, finished_output{std::move(out), std::move(err)});
         else if (cfg_.output == output_mode::group) flush_job(*out, *err);
         free_slots_.push_back(slot);
         slots_.release();
-        if (oc.ran || oc.cannot_run) after_halt_check(halt_.job_finished(ok));
+        if (oc.ran || oc.cannot_run)
+            after_halt_check(halt_.job_finished(oc.cannot_run ? cli::exit_cannot_exec : oc.status.shell_code()));
         if (bar_.enabled()) bar_.update(finished_, std::chrono::steady_clock::now());
         if (--running_ == 0) all_idle_.set();
     }
@@ -485,14 +486,14 @@ private:
         try {
             log_->write(seq, slot, start, runtime, exitval, sig, command);
         } catch (const conc::sys_error& e) {
-            cli::warn("cannot write the joblog '" + cfg_.joblog + "': " + std::strerror(e.err()));
+            cli::warn(cli::describe(e));   // "cannot write the joblog 'PATH': REASON"
             log_.reset();
         }
     }
 
-    void after_halt_check(halt_action a) {
-        if (a == halt_action::soon) stop(0);
-        else if (a == halt_action::now) stop(SIGTERM);
+    void after_halt_check(cli::stop_action a) {
+        if (a == cli::stop_action::soon) stop(0);
+        else if (a == cli::stop_action::now) stop(SIGTERM);
     }
 
     // ---- argument checks ----------------------------------------------------
@@ -518,7 +519,7 @@ private:
     command_template tmpl_;
     conc::spill_store store_;
     conc::reorder_buffer<finished_output> order_;
-    halt_tracker halt_;
+    cli::stop_tracker halt_;
     cli::progress_bar bar_;
     std::optional<joblog_writer> log_;
     joblog_state resume_;

@@ -12,6 +12,10 @@
 
 namespace pmap {
 
+std::string joblog_doing(std::string_view doing, const std::string& path) {
+    return std::string(doing) + " the joblog '" + path + "'";
+}
+
 bool seq_set::contains(std::uint64_t seq) const noexcept {
     // The first run whose hi >= seq.
     auto it = std::lower_bound(runs_.begin(), runs_.end(), seq,
@@ -137,14 +141,21 @@ joblog_state read_joblog(const std::string& path) {
     while (raw < 0 && errno == EINTR);
     if (raw < 0) {
         if (errno == ENOENT) return {};
-        throw conc::sys_error("open '" + path + "'");
+        throw conc::sys_error(joblog_doing("open", path));
     }
     conc::unique_fd fd(raw);
+    struct stat st;
+    if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) throw conc::sys_error(EISDIR, joblog_doing("open", path));
     joblog_parser parser;
     std::string pending;
     char buf[65536];
     for (;;) {
-        long n = conc::read_some(fd.get(), buf, sizeof buf);
+        long n = 0;
+        try {
+            n = conc::read_some(fd.get(), buf, sizeof buf);
+        } catch (const conc::sys_error& e) {
+            throw conc::sys_error(e.err(), joblog_doing("read", path));
+        }
         if (n <= 0) break;
         std::string_view chunk(buf, static_cast<std::size_t>(n));
         for (;;) {
@@ -172,13 +183,17 @@ joblog_state read_joblog(const std::string& path) {
 
 joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
     int flags = m == mode::truncate ? (O_WRONLY | O_CREAT | O_TRUNC) : (O_RDWR | O_CREAT | O_APPEND);
-    fd_ = conc::open_file(path, flags, 0666);
+    try {
+        fd_ = conc::open_file(path, flags, 0666);
+    } catch (const conc::sys_error& e) {
+        throw conc::sys_error(e.err(), joblog_doing("open", path));
+    }
     std::string start;
     if (m == mode::truncate) {
         start = joblog_header;
     } else {
         struct stat st;
-        conc::check(::fstat(fd_.get(), &st), "fstat joblog");
+        if (::fstat(fd_.get(), &st) != 0) throw conc::sys_error(joblog_doing("open", path));
         if (st.st_size == 0) {
             start = joblog_header;
         } else {
@@ -187,7 +202,7 @@ joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
             if (::pread(fd_.get(), &last, 1, st.st_size - 1) == 1 && last != '\n') start = "\n";
         }
     }
-    if (!start.empty()) conc::write_all(fd_.get(), start);
+    if (!start.empty()) write_row(start);
     row_.reserve(256);
 }
 
@@ -200,10 +215,14 @@ void joblog_writer::write(std::uint64_t seq, unsigned slot, double start_epoch_s
     row_.append(nums, static_cast<std::size_t>(n > 0 ? std::min<int>(n, sizeof nums - 1) : 0));
     row_.append(joblog_escape(command));
     row_.push_back('\n');
+    write_row(row_);
+}
+
+void joblog_writer::write_row(std::string_view text) {
     try {
-        conc::write_all(fd_.get(), row_);
+        conc::write_all(fd_.get(), text);
     } catch (const conc::sys_error& e) {
-        throw conc::sys_error(e.err(), "write '" + path_ + "'");
+        throw conc::sys_error(e.err(), joblog_doing("write", path_));
     }
 }
 

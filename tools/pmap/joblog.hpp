@@ -46,8 +46,13 @@ struct joblog_state {
     }
 };
 
+// Every error about the joblog is a conc::sys_error whose doing names it,
+// "open the joblog 'PATH'", so cli::describe() makes the one message
+// "cannot open the joblog 'PATH': REASON" (likewise read, write).
+std::string joblog_doing(std::string_view doing, const std::string& path);
+
 // Reads a joblog.  A missing file is an empty state (nothing to skip), as in
-// GNU parallel; other errors throw conc::sys_error.  Columns are found by the
+// GNU parallel; other errors (a directory too) throw conc::sys_error.  Columns are found by the
 // header's names, so GNU parallel's joblog (with Host, Send, Receive) reads too;
 // without a header pmap's own layout is assumed.
 joblog_state read_joblog(const std::string& path);
@@ -61,10 +66,12 @@ public:
         truncate,  // a new log: truncate, then write the header
         append,    // --resume: keep the rows; the header only if the file is empty
     };
-    // Throws conc::sys_error("open 'path'") when the file cannot be opened.
+    // Throws conc::sys_error("open the joblog 'path'") when the file cannot
+    // be opened, ("write the joblog 'path'") when its header cannot be written.
     joblog_writer(const std::string& path, mode m);
 
-    // One row, in one write(2).  Throws conc::sys_error when it cannot be written.
+    // One row, in one write(2).  Throws conc::sys_error("write the joblog 'path'")
+    // when it cannot be written.
     void write(std::uint64_t seq, unsigned slot, double start_epoch_seconds, double runtime_seconds, int exitval,
                int signal, std::string_view command);
 
@@ -72,6 +79,8 @@ public:
     const std::string& path() const noexcept { return path_; }
 
 private:
+    void write_row(std::string_view text);
+
     conc::unique_fd fd_;
     std::string path_;
     std::string row_;  // reused buffer

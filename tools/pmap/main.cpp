@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -18,23 +17,20 @@
 #include "messages.hpp"
 #include "options.hpp"
 #include "pmap.hpp"
+#include "shared_options.hpp"
 #include "units.hpp"
 
 namespace {
 
 enum : int {
-    opt_bar = 256, opt_colsep, opt_delay, opt_dry_run, opt_halt, opt_joblog, opt_line_buffer,
-    opt_resume, opt_resume_failed, opt_retries, opt_tag, opt_timeout,
+    opt_colsep = 256, opt_delay, opt_halt, opt_joblog, opt_line_buffer, opt_resume, opt_resume_failed, opt_retries,
+    opt_tag,
 };
 
-const cli::option_table options{
-    "[OPTION]... [--] COMMAND [ARG]... [::: ITEM...]",
-    "Run COMMAND once per input record (or per ITEM), at most N at a time, each job's output kept whole.",
-    {
-        {'j', "jobs", cli::arg::required, "N", "run at most N jobs at once (default: online CPUs; 0: no limit)"},
+std::vector<cli::option_spec> option_rows() {
+    std::vector<cli::option_spec> rows = cli::shared_option_rows("stop a job after DUR (TERM, then KILL)");
+    rows.insert(rows.end(), {
         {'k', "keep-order", cli::arg::none, nullptr, "write outputs in input order"},
-        {'0', "null", cli::arg::none, nullptr, "items end with NUL, not newline"},
-        {'d', "delimiter", cli::arg::required, "C", "items end with the character C"},
         {'a', "arg-file", cli::arg::required, "FILE", "read items from FILE instead of stdin"},
         {'n', "max-args", cli::arg::required, "N", "give up to N items to each job"},
         {'I', nullptr, cli::arg::required, "STR", "use STR instead of {} for the item"},
@@ -43,42 +39,23 @@ const cli::option_table options{
         {opt_line_buffer, "line-buffer", cli::arg::none, nullptr, "write output line by line as it comes"},
         {'u', "ungroup", cli::arg::none, nullptr, "pass output straight through (may mix)"},
         {opt_tag, "tag", cli::arg::none, nullptr, "prefix output lines with the item and a tab"},
-        {opt_timeout, "timeout", cli::arg::required, "DUR", "stop a job after DUR (TERM, then KILL)"},
         {opt_retries, "retries", cli::arg::required, "N", "run a failing job up to N times in all"},
         {opt_halt, "halt", cli::arg::required, "WHEN", "stop early: now|soon,fail|success|done[=N|P%]"},
         {opt_delay, "delay", cli::arg::required, "DUR", "wait DUR between job starts"},
         {opt_joblog, "joblog", cli::arg::required, "FILE", "log each finished job to FILE (TSV)"},
         {opt_resume, "resume", cli::arg::none, nullptr, "with --joblog: skip jobs already logged"},
         {opt_resume_failed, "resume-failed", cli::arg::none, nullptr, "with --joblog: skip jobs logged as succeeded"},
-        {opt_bar, "bar", cli::arg::optional, "always", "progress bar on stderr (when it is a terminal)"},
-        {opt_dry_run, "dry-run", cli::arg::none, nullptr, "print the commands, run nothing"},
-        {'v', "verbose", cli::arg::none, nullptr, "print each command on stderr as it starts"},
-    },
+    });
+    return rows;
+}
+
+const cli::option_table options{
+    "[OPTION]... [--] COMMAND [ARG]... [::: ITEM...]",
+    "Run COMMAND once per input record (or per ITEM), at most N at a time, each job's output kept whole.",
+    option_rows(),
     "Replacement strings: {} {.} {/} {//} {/.} {#} {%}, and {1} {2}... with --colsep.\n"
     "Exit status: 0 all jobs succeeded, 123 some failed, 126/127 command not runnable/found, 2 usage.\n"
     "See pmap(1)."};
-
-char parse_delimiter(const std::string& v) {
-    if (v.size() == 1) return v[0];
-    if (v == "\\n") return '\n';
-    if (v == "\\t") return '\t';
-    if (v == "\\0") return '\0';
-    if (v == "\\\\") return '\\';
-    cli::usage_error("invalid delimiter '" + v + "': expected one character, or \\n, \\t, \\0, \\\\");
-}
-
-unsigned online_cpus() {
-    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? unsigned(n) : 1;
-}
-
-// -j 0: as many jobs as the fd limit allows (each running job holds two pipes).
-unsigned as_many_as_possible() {
-    rlimit rl{};
-    ::getrlimit(RLIMIT_NOFILE, &rl);
-    rlim_t fds = rl.rlim_cur == RLIM_INFINITY ? 65536 : rl.rlim_cur;
-    return unsigned(std::clamp<rlim_t>((fds > 64 ? fds - 64 : 1) / 2, 1, 32768));
-}
 
 template <class F>
 auto parse_value(const char* option, const std::string& v, F parse) {
@@ -92,17 +69,16 @@ auto parse_value(const char* option, const std::string& v, F parse) {
 pmap::config read_command_line(int argc, char** argv) {
     cli::parsed_args args = options.parse(argc, argv);
     pmap::config cfg;
-    cfg.jobs = online_cpus();
+    cli::shared_options shared;
     bool ungroup = false, line_buffer = false;
-    for (auto& [key, v] : args.options) switch (key) {
-        case 'j': {
-            long long n = parse_value("-j", v, [](auto& s) { return cli::parse_count(s, 0, 1000000); });
-            cfg.jobs = n == 0 ? as_many_as_possible() : unsigned(n);
-            break;
+    for (auto& [key, v] : args.options) {
+        try {
+            if (shared.take(key, v)) continue;
+        } catch (const cli::usage_problem& e) {
+            cli::usage_error(e.what());
         }
+        switch (key) {
         case 'k': cfg.keep_order = true; break;
-        case '0': cfg.delimiter = '\0'; break;
-        case 'd': cfg.delimiter = parse_delimiter(v); break;
         case 'a':
             if (!cfg.arg_file.empty()) cli::usage_error("-a may be given once");
             cfg.arg_file = v;
@@ -121,21 +97,21 @@ pmap::config read_command_line(int argc, char** argv) {
         case opt_line_buffer: line_buffer = true; break;
         case 'u': ungroup = true; break;
         case opt_tag: cfg.tag = true; break;
-        case opt_timeout: cfg.timeout = parse_value("--timeout", v, cli::parse_duration); break;
         case opt_delay: cfg.delay = parse_value("--delay", v, cli::parse_duration); break;
         case opt_retries: cfg.attempts = unsigned(parse_value("--retries", v, [](auto& s) { return cli::parse_count(s, 0, 1000000); })); break;
-        case opt_halt: cfg.halt = parse_value("--halt", v, pmap::parse_halt); break;
+        case opt_halt: cfg.halt = parse_value("--halt", v, cli::parse_halt); break;
         case opt_joblog: cfg.joblog = v; break;
         case opt_resume: cfg.resume = true; break;
         case opt_resume_failed: cfg.resume_failed = true; break;
-        case opt_bar:
-            if (!v.empty() && v != "always") cli::usage_error("--bar takes no value but 'always'");
-            cfg.bar = true;
-            cfg.bar_forced = v == "always";
-            break;
-        case opt_dry_run: cfg.dry_run = true; break;
-        case 'v': cfg.verbose = true; break;
+        }
     }
+    cfg.jobs = shared.jobs;
+    cfg.delimiter = shared.delimiter;
+    cfg.timeout = shared.timeout;
+    cfg.bar = shared.bar;
+    cfg.bar_forced = shared.bar_forced;
+    cfg.dry_run = shared.dry_run;
+    cfg.verbose = shared.verbose;
     if (cfg.attempts == 0) cfg.attempts = 1;   // GNU parallel: --retries 0 means one try
 
     // COMMAND [ARG...] [::: ITEM...]

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "command_template.hpp"
-#include "halt.hpp"
+#include "stop_policy.hpp"
 
 namespace pmap {
 
@@ -32,7 +32,7 @@ struct config {
     std::optional<std::chrono::nanoseconds> timeout;   // per job
     std::optional<std::chrono::nanoseconds> delay;     // between starts
     unsigned attempts = 1;                 // --retries: attempts in all, as GNU parallel counts
-    halt_policy halt;
+    cli::stop_policy halt;
 
     std::string joblog;
     bool resume = false;

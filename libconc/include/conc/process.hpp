@@ -127,4 +127,8 @@ void kill_group(pid_t pgid, int sig) noexcept;
 // they ended.  The loop calls this on every SIGCHLD.
 void reap_orphans() noexcept;
 
+// The number of CPUs online now (sysconf(_SC_NPROCESSORS_ONLN)); at least 1.
+// What -j and pool sizes count in.
+unsigned online_cpus() noexcept;
+
 }  // namespace conc
