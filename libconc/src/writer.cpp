@@ -179,9 +179,15 @@ void writer::fail(int err) {
 }
 
 task<void> writer::write(spool& s) {
-    constexpr std::size_t piece = 64 * 1024;
-    auto buf = std::make_unique_for_overwrite<char[]>(piece);
+    if (auto mem = s.in_memory()) {
+        // All in memory: write() copies only what the fd does not take at once.
+        co_await write(*mem);
+        s.clear();
+        co_return;
+    }
     std::uint64_t pos = 0, size = s.size();
+    const std::size_t piece = std::size_t(std::min<std::uint64_t>(size, 64 * 1024));
+    auto buf = std::make_unique_for_overwrite<char[]>(piece);
     while (pos < size && state_ == state::open) {
         std::size_t n = s.read_at(pos, buf.get(), piece);
         if (n == 0) break;

@@ -323,6 +323,24 @@ CORO_TEST(writer, a_spilled_spool_is_written_whole_and_in_order) {
     CHECK_EQ(store.memory_used(), 0u);
 }
 
+CORO_TEST(writer, a_spool_in_memory_is_written_whole_and_cleared) {
+    ignore_sigpipe();
+    loop lp;
+    spill_store store(1 << 20);
+    spool s(store);
+    std::string data = random_bytes(400000, 41);
+    for (auto& piece : cut(data, 5000, 42)) s.append(piece);
+    CHECK(bool(s.in_memory()));
+    auto p = make_pipe();
+    set_nonblocking(p.read.get());
+    writer w(lp, p.write.get(), "the pipe", 4096);
+    std::string got;
+    lp.run(write_spool_and_drain(w, s, p.read.get(), got, data.size()));
+    CHECK(got == data);
+    CHECK(s.empty());
+    CHECK_EQ(store.memory_used(), 0u);
+}
+
 namespace {
 task<void> cancel_a_suspended_write(writer& w, int rfd, std::string& got, const std::string& first,
                                     const std::string& second, bool& was_cancelled) {
