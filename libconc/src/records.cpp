@@ -7,6 +7,7 @@
 
 #include "conc/error.hpp"
 #include "conc/fd.hpp"
+#include "conc/loop.hpp"
 
 namespace conc {
 
@@ -119,6 +120,20 @@ std::optional<std::string_view> record_reader::next_block(std::size_t approx) {
         if (auto r = try_next_block(approx)) return r;
         if (eof_) return std::nullopt;
         if (fill() == fill_result::would_block) wait_readable();
+    }
+}
+
+async_record_reader::async_record_reader(loop& lp, int fd, char delim, std::size_t bufsize)
+    : lp_(&lp), rd_(fd, delim, bufsize) {}
+
+// The buffer holds no whole record: wait until the fd is readable, read once,
+// and again if that was not enough (or a non-blocking fd had nothing after all).
+task<async_record_reader::result> async_record_reader::wait_and_fill(bool block, std::size_t approx) {
+    for (;;) {
+        co_await lp_->readable(rd_.fd());
+        if (rd_.fill() == fill_result::would_block) continue;
+        result r = block ? rd_.try_next_block(approx) : rd_.try_next();
+        if (r || rd_.at_eof()) co_return r;
     }
 }
 

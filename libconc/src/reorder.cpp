@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace conc {
 
 spill_store::spill_store(std::size_t memory_limit, std::string dir) : limit_(memory_limit), dir_(std::move(dir)) {
@@ -62,6 +65,20 @@ void spill_store::copy_out(std::uint64_t off, std::uint64_t len, int fd) {
     }
 }
 
+std::size_t spill_store::read(std::uint64_t off, char* buf, std::size_t len) const {
+    std::size_t done = 0;
+    while (done < len) {
+        ssize_t n = ::pread(file_.get(), buf + done, len - done, off_t(off + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw sys_error("read the temporary file");
+        }
+        if (n == 0) throw sys_error(EIO, "read the temporary file");
+        done += std::size_t(n);
+    }
+    return done;
+}
+
 void spill_store::discard(std::uint64_t off, std::uint64_t len) noexcept {
     ::fallocate(file_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(off), off_t(len));   // best effort
 }
@@ -105,6 +122,26 @@ void spool::write_to(int fd) {
     write_all(fd, mem_);
     for (auto& [off, len] : extents_) store_->copy_out(off, len, fd);
     clear();
+}
+
+std::size_t spool::read_at(std::uint64_t pos, char* buf, std::size_t n) const {
+    std::size_t done = 0;
+    if (pos < mem_.size()) {
+        done = std::min<std::uint64_t>(n, mem_.size() - pos);
+        std::memcpy(buf, mem_.data() + pos, done);
+    }
+    std::uint64_t start = mem_.size();   // where the current extent begins in the spool
+    for (auto& [off, len] : extents_) {
+        if (done == n) break;
+        std::uint64_t at = pos + done;
+        if (at < start + len) {
+            std::uint64_t skip = at - start;
+            std::size_t want = std::min<std::uint64_t>(n - done, len - skip);
+            done += store_->read(off + skip, buf + done, want);
+        }
+        start += len;
+    }
+    return done;
 }
 
 std::optional<std::string_view> spool::in_memory() const noexcept {

@@ -6,10 +6,13 @@
 
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conc/fd.hpp"
+#include "conc/loop.hpp"
 #include "conc/records.hpp"
+#include "coro_test.hpp"
 
 using namespace conc;
 
@@ -334,4 +337,205 @@ Test(records, blocking_next_waits_on_a_nonblocking_fd) {
     }
     cr_assert_eq(n, 3000);
     f.join();
+}
+
+// ---- async_record_reader ---------------------------------------------------
+// Coroutines are free functions taking their state by reference (g++ 12: no
+// coroutine lambdas in Test bodies, no cr_assert inside coroutines).
+
+namespace {
+
+// Writes data into fd from a thread, in pieces of odd sizes, then closes fd.
+struct thread_feeder {
+    std::thread t;
+    thread_feeder(unique_fd fd, std::string data, unsigned seed)
+        : t([fd = std::move(fd), data = std::move(data), seed]() mutable {
+              std::mt19937 rng(seed);
+              std::uniform_int_distribution<std::size_t> size(1, 997);
+              for (std::size_t off = 0; off < data.size();) {
+                  std::size_t n = std::min(size(rng) | 1, data.size() - off);
+                  write_all(fd.get(), data.data() + off, n);
+                  off += n;
+              }
+          }) {}
+    ~thread_feeder() { t.join(); }
+};
+
+task<void> collect_records(async_record_reader& in, std::vector<std::string>& out) {
+    while (auto r = co_await in.next_record()) out.emplace_back(*r);
+}
+
+task<void> collect_blocks(async_record_reader& in, std::size_t approx, std::vector<std::string>& out) {
+    while (auto b = co_await in.next_block(approx)) out.emplace_back(*b);
+}
+
+std::string numbered(int n, char delim, bool last_delim) {
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+        s += "record " + std::to_string(i) + std::string(std::size_t(i % 37), 'x');
+        if (i + 1 < n || last_delim) s += delim;
+    }
+    return s;
+}
+
+void check_numbered(const std::vector<std::string>& got, int n) {
+    CHECK_EQ(got.size(), std::size_t(n));
+    for (int i = 0; i < n && std::size_t(i) < got.size(); ++i)
+        CHECK(got[std::size_t(i)] == "record " + std::to_string(i) + std::string(std::size_t(i % 37), 'x'));
+}
+
+}  // namespace
+
+CORO_TEST(async_records, from_a_pipe_written_slowly_every_record_once_in_order) {
+    for (unsigned round = 0; round < 10; ++round) {
+        loop lp;
+        auto p = make_pipe();
+        const int n = 5000;
+        std::vector<std::string> got;
+        {
+            thread_feeder feed(std::move(p.write), numbered(n, '\n', false), round);
+            async_record_reader in(lp, p.read.get(), '\n', 64 + round * 100);   // small buffers: many refills
+            lp.run(collect_records(in, got));
+            CHECK_EQ(in.fd(), p.read.get());
+            CHECK(in.records().at_eof());
+            CHECK_EQ(in.records().records_returned(), std::uint64_t(n));
+        }
+        check_numbered(got, n);
+        CHECK(!(fcntl(p.read.get(), F_GETFL) & O_NONBLOCK));   // left alone
+    }
+}
+
+CORO_TEST(async_records, from_a_regular_file) {
+    char path[] = "/tmp/conc-records-XXXXXX";
+    unique_fd f(mkstemp(path));
+    CHECK(bool(f));
+    ::unlink(path);
+    std::string data = numbered(20000, '\n', true);
+    write_all(f.get(), data);
+    CHECK_EQ(::lseek(f.get(), 0, SEEK_SET), 0);
+    loop lp;
+    async_record_reader in(lp, f.get(), '\n', 4096);
+    std::vector<std::string> got;
+    lp.run(collect_records(in, got));
+    check_numbered(got, 20000);
+    CHECK_EQ(in.records().bytes_consumed(), data.size());
+}
+
+CORO_TEST(async_records, from_a_non_blocking_pipe) {
+    loop lp;
+    auto p = make_pipe(O_NONBLOCK);
+    std::vector<std::string> got;
+    {
+        thread_feeder feed(std::move(p.write), numbered(8000, '\n', true), 5);
+        async_record_reader in(lp, p.read.get(), '\n', 256);
+        lp.run(collect_records(in, got));
+    }
+    check_numbered(got, 8000);
+}
+
+CORO_TEST(async_records, nul_delimiter) {
+    loop lp;
+    auto p = make_pipe();
+    std::string data = numbered(3000, '\0', false);
+    data.insert(0, std::string("new\nline\0", 9));   // a newline is data here
+    std::vector<std::string> got;
+    {
+        thread_feeder feed(std::move(p.write), data, 9);
+        async_record_reader in(lp, p.read.get(), '\0', 128);
+        lp.run(collect_records(in, got));
+    }
+    CHECK(!got.empty() && got[0] == "new\nline");
+    got.erase(got.begin());
+    check_numbered(got, 3000);
+}
+
+CORO_TEST(async_records, blocks_never_cut_a_record) {
+    for (std::size_t approx : {std::size_t(1), std::size_t(100), std::size_t(5000), std::size_t(1) << 20}) {
+        loop lp;
+        auto p = make_pipe();
+        std::string data = numbered(10000, '\n', false);
+        std::vector<std::string> blocks;
+        {
+            thread_feeder feed(std::move(p.write), data, unsigned(approx));
+            async_record_reader in(lp, p.read.get(), '\n', 512);
+            lp.run(collect_blocks(in, approx, blocks));
+        }
+        std::string joined;
+        for (std::size_t i = 0; i < blocks.size(); ++i) {
+            const auto& b = blocks[i];
+            bool last = i + 1 == blocks.size();
+            CHECK(!b.empty());
+            if (!last) {
+                CHECK(b.back() == '\n');                                     // ends at a record's end
+                CHECK(b.size() >= approx);                                   // at least approx...
+                auto prev = b.substr(0, b.size() - 1).rfind('\n');
+                CHECK(prev == std::string::npos || prev + 1 < approx);       // ...and the smallest such run
+            }
+            joined += b;
+        }
+        CHECK(joined == data);
+    }
+}
+
+namespace {
+task<void> count_records(async_record_reader& in, std::size_t& n, std::uint64_t& sum) {
+    while (auto r = co_await in.next_record()) {
+        ++n;
+        sum += std::uint64_t(std::stoul(std::string(*r)));
+    }
+}
+}  // namespace
+
+CORO_TEST(async_records, a_hundred_thousand_records) {
+    loop lp;
+    auto p = make_pipe();
+    std::string data;
+    for (int i = 0; i < 100000; ++i) data += std::to_string(i) + "\n";
+    std::size_t n = 0;
+    std::uint64_t sum = 0;
+    {
+        thread_feeder feed(std::move(p.write), data, 1);
+        async_record_reader in(lp, p.read.get());
+        lp.run(count_records(in, n, sum));
+    }
+    CHECK_EQ(n, 100000u);
+    CHECK_EQ(sum, std::uint64_t(99999) * 100000 / 2);
+}
+
+namespace {
+task<void> next_into(async_record_reader& in, std::string& out) {
+    auto r = co_await in.next_record();
+    if (r) out = *r;
+}
+
+task<void> cancel_a_waiting_read(async_record_reader& in, int wfd, std::string& first, std::vector<std::string>& rest,
+                                 bool& was_cancelled) {
+    auto& lp = loop::current();
+    auto j = lp.spawn(next_into(in, first));
+    co_await lp.yield();
+    co_await lp.yield();   // j now waits for POLLIN: nothing was written
+    j.cancel();
+    try {
+        co_await j;
+    } catch (const cancelled_error&) {
+    }
+    was_cancelled = j.cancelled();
+    write_all(wfd, "a\nb\nc");
+    ::close(wfd);
+    co_await collect_records(in, rest);
+}
+}  // namespace
+
+CORO_TEST(async_records, a_cancelled_wait_loses_nothing) {
+    loop lp;
+    auto p = make_pipe();
+    async_record_reader in(lp, p.read.get());
+    std::string first;
+    std::vector<std::string> rest;
+    bool was_cancelled = false;
+    lp.run(cancel_a_waiting_read(in, p.write.release(), first, rest, was_cancelled));
+    CHECK(was_cancelled);
+    CHECK(first.empty());
+    std::vector<std::string> want{"a", "b", "c"};
+    CHECK(rest == want);
 }

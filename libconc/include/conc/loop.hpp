@@ -386,6 +386,7 @@ struct loop_access {
     static void cancel(loop& l, job_base& j) { l.cancel(j); }
     static void add_timer(loop& l, timer_waiter& t) { l.add_timer(t); }
     static void remove_timer(loop& l, timer_waiter& t) noexcept { l.remove_timer(t); }
+    static void add_fd(loop& l, fd_waiter& w) { l.add_fd(w); }
     static void remove_fd(loop& l, fd_waiter& w) noexcept { l.remove_fd(w); }
     static void remove_child(loop& l, child_waiter& w) noexcept { l.remove_child(w); }
     static void job_finished(loop& l, job_base& j) noexcept { l.job_finished(j); }

@@ -16,11 +16,14 @@
 //                       rd.fill();
 //                   }
 #pragma once
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string_view>
+
+#include "conc/task.hpp"
 
 namespace conc {
 
@@ -111,6 +114,70 @@ private:
     bool eof_ = false;
     std::uint64_t bytes_ = 0;
     std::uint64_t records_ = 0;
+};
+
+class loop;
+
+// record_reader on the loop: next_record() and next_block() are awaited, and
+// the task waits for POLLIN, not in read(2), so the loop's other tasks run
+// meanwhile.  Works on regular files, pipes, FIFOs, sockets and terminals,
+// blocking or not (a read after POLLIN does not block; the fd's flags are
+// left alone), and never seeks.
+//
+//     conc::async_record_reader in(lp, STDIN_FILENO);
+//     while (auto r = co_await in.next_record()) use(*r);
+//
+// A record already in the buffer costs no allocation and no trip through the
+// loop; only a refill (one per buffer) runs a small coroutine.  Views are
+// valid until the next call, as with record_reader.  Not copyable or movable:
+// an await in progress points at the reader.  It must not outlive the loop.
+class async_record_reader {
+    using result = std::optional<std::string_view>;
+    struct awaiter {
+        async_record_reader* r;
+        std::size_t approx;   // for a block
+        bool block;
+        result value;
+        task<result> refill;  // runs only when the buffer holds no whole record
+        bool await_ready() {
+            value = block ? r->rd_.try_next_block(approx) : r->rd_.try_next();
+            return value || r->rd_.at_eof();
+        }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+            refill = r->wait_and_fill(block, approx);
+            auto th = refill.handle();
+            th.promise().continuation = h;
+            return th;   // symmetric transfer, as co_await refill would do
+        }
+        result await_resume() {
+            if (refill.valid()) return refill.handle().promise().take();
+            return value;
+        }
+    };
+
+public:
+    async_record_reader(loop& lp, int fd, char delim = '\n', std::size_t bufsize = record_reader::default_bufsize);
+    async_record_reader(const async_record_reader&) = delete;
+    async_record_reader& operator=(const async_record_reader&) = delete;
+
+    // Awaitable -> std::optional<std::string_view>: the next record without its
+    // delimiter; nullopt at end of file.  As record_reader::next().  Throws
+    // sys_error if read(2) fails, cancelled_error if the task is cancelled
+    // while it waits (nothing is lost: the next call goes on where it stopped).
+    awaiter next_record() { return awaiter{this, 0, false, {}, {}}; }
+    // Awaitable -> std::optional<std::string_view>: as record_reader::next_block().
+    awaiter next_block(std::size_t approx) { return awaiter{this, approx, true, {}, {}}; }
+
+    // The underlying reader, for its accounting (bytes_consumed() and the rest).
+    record_reader& records() noexcept { return rd_; }
+    const record_reader& records() const noexcept { return rd_; }
+    int fd() const noexcept { return rd_.fd(); }
+
+private:
+    task<result> wait_and_fill(bool block, std::size_t approx);
+
+    loop* lp_;
+    record_reader rd_;
 };
 
 }  // namespace conc

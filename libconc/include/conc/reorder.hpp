@@ -39,6 +39,7 @@ private:
     void release(std::size_t n) noexcept { used_ -= n; }
     std::uint64_t append(std::string_view data);    // to the file; returns the offset
     void copy_out(std::uint64_t off, std::uint64_t len, int fd);
+    std::size_t read(std::uint64_t off, char* buf, std::size_t len) const;   // pread, all of it
     void discard(std::uint64_t off, std::uint64_t len) noexcept;   // frees the disk space
 
     std::size_t limit_;
@@ -64,6 +65,11 @@ public:
     // Writes everything, in order, to fd (blocking), then empties the spool.
     // Throws sys_error (EPIPE included) if fd cannot take it.
     void write_to(int fd);
+    // Copies up to n bytes from position pos into buf (the memory part, then
+    // the spilled part, read with pread); returns how many, fewer than n only
+    // at the end.  Never needs the whole content in memory, and does not
+    // change the spool.  Throws sys_error if the spill file cannot be read.
+    std::size_t read_at(std::uint64_t pos, char* buf, std::size_t n) const;
     // The bytes held in memory, when nothing was spilled (for inspection and tests).
     std::optional<std::string_view> in_memory() const noexcept;
     void clear() noexcept;
