@@ -632,7 +632,7 @@ void co::semaphore::release() {
     else ++count_;
 }
 
-signal_set::signal_set(loop& l, std::initializer_list<int> sigs) : lp_(l), sigs_(sigs) {
+signal_set::signal_set(loop& l, std::vector<int> sigs) : lp_(l), sigs_(std::move(sigs)) {
     for (int s : sigs_) lp_.watch_signal(s);
     lp_.add_signal_set(this);
 }

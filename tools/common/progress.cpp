@@ -2,7 +2,6 @@
 
 #include <sys/ioctl.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <vector>
 
@@ -17,17 +16,6 @@ std::string format_rate(double per_second) {
     if (per_second < 10) std::snprintf(buf, sizeof buf, "%.1f/s", per_second);
     else std::snprintf(buf, sizeof buf, "%.0f/s", per_second);
     return buf;
-}
-
-void write_fd(int fd, std::string_view s) {
-    while (!s.empty()) {
-        ssize_t n = ::write(fd, s.data(), s.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return;  // a progress bar that cannot be drawn is not worth failing for
-        }
-        s.remove_prefix(static_cast<std::size_t>(n));
-    }
 }
 
 }  // namespace
@@ -85,37 +73,39 @@ std::size_t terminal_width(int fd) {
     return 80;
 }
 
-progress_bar::progress_bar(std::string label, std::optional<std::uint64_t> total, bool force,
-                           clock::time_point start, int fd)
-    : label_(std::move(label)), total_(total), start_(start), fd_(fd), enabled_(force || ::isatty(fd)) {}
+progress_bar::progress_bar(std::string label, bool force, clock::time_point start, int fd)
+    : label_(std::move(label)), start_(start), fd_(fd), enabled_(fd >= 0 && (force || ::isatty(fd))) {}
 
-void progress_bar::draw(std::uint64_t done, clock::time_point now) {
+std::string progress_bar::draw(std::uint64_t done, clock::time_point now) {
     std::string line = render_bar(label_, done, total_, now - start_, terminal_width(fd_));
     std::size_t len = line.size();
     if (len < drawn_) line.append(drawn_ - len, ' ');  // blank what the longer last line left
-    write_fd(fd_, "\r" + line);
     drawn_ = len;
     last_draw_ = now;
+    return "\r" + line;
 }
 
-void progress_bar::update(std::uint64_t done, clock::time_point now) {
-    if (!enabled_ || finished_) return;
-    if (last_draw_ && now - *last_draw_ < std::chrono::milliseconds(100)) return;
-    draw(done, now);
+std::optional<std::string> progress_bar::frame(std::uint64_t done, clock::time_point now) {
+    if (!enabled_ || finished_ || now < due()) return std::nullopt;
+    return draw(done, now);
 }
 
-void progress_bar::clear() {
-    if (!enabled_ || finished_ || drawn_ == 0) return;
-    write_fd(fd_, "\r" + std::string(drawn_, ' ') + "\r");
+progress_bar::clock::time_point progress_bar::due() const noexcept {
+    return last_draw_ ? *last_draw_ + std::chrono::milliseconds(100) : clock::time_point::min();
+}
+
+std::string progress_bar::erase() {
+    if (!enabled_ || finished_ || drawn_ == 0) return {};
+    std::string s = "\r" + std::string(drawn_, ' ') + "\r";
     drawn_ = 0;
     last_draw_.reset();
+    return s;
 }
 
-void progress_bar::finish(std::uint64_t done, clock::time_point now) {
-    if (!enabled_ || finished_) return;
-    draw(done, now);
-    write_fd(fd_, "\n");
+std::string progress_bar::final_frame(std::uint64_t done, clock::time_point now) {
+    if (!enabled_ || finished_) return {};
     finished_ = true;
+    return draw(done, now) + "\n";
 }
 
 }  // namespace cli

@@ -23,33 +23,32 @@ std::string render_bar(std::string_view label, std::uint64_t done, std::optional
 // Columns of the terminal on fd (TIOCGWINSZ), or 80 when it is not one.
 std::size_t terminal_width(int fd);
 
-// Draws render_bar() on one line of a terminal, redrawn in place with '\r'.
+// The --bar line on a terminal, as text to write: the caller writes it (through
+// its stderr writer, so the bar and messages never mix).  Frames come at most
+// 10 times a second; a frame refused for that reason is due() later, and the
+// final frame always shows the final counts.
 class progress_bar {
 public:
     using clock = std::chrono::steady_clock;
 
-    // Draws only if fd is a terminal, or always when force is true.
-    explicit progress_bar(std::string label, std::optional<std::uint64_t> total = std::nullopt,
-                          bool force = false, clock::time_point start = clock::now(),
-                          int fd = STDERR_FILENO);
+    // Enabled only if fd is a terminal, or always when force is true.
+    progress_bar(std::string label, bool force, clock::time_point start = clock::now(), int fd = STDERR_FILENO);
 
-    // Whether anything will be drawn: callers may skip counting work otherwise.
     bool enabled() const noexcept { return enabled_; }
+    void set_total(std::optional<std::uint64_t> total) noexcept { total_ = total; }
+    const std::optional<std::uint64_t>& total() const noexcept { return total_; }
 
-    // The total may become known late (after all input was read).
-    void set_total(std::optional<std::uint64_t> total) { total_ = total; }
-
-    // Redraws with done, at most 10 times a second (now says when it is).
-    void update(std::uint64_t done, clock::time_point now);
-
-    // Erases the line so a message can be printed; the next update() redraws.
-    void clear();
-
-    // Draws the final line and a newline; later calls do nothing.
-    void finish(std::uint64_t done, clock::time_point now);
+    // "\r" and the line for done, or nullopt within 100 ms of the last frame.
+    std::optional<std::string> frame(std::uint64_t done, clock::time_point now);
+    // When a refused frame may be drawn.
+    clock::time_point due() const noexcept;
+    // Text that blanks the line (empty when nothing is on screen); the next frame is drawn at once.
+    std::string erase();
+    // The final frame and a newline; empty once given, or when disabled.
+    std::string final_frame(std::uint64_t done, clock::time_point now);
 
 private:
-    void draw(std::uint64_t done, clock::time_point now);
+    std::string draw(std::uint64_t done, clock::time_point now);
 
     std::string label_;
     std::optional<std::uint64_t> total_;

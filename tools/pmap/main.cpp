@@ -17,6 +17,7 @@
 #include "messages.hpp"
 #include "options.hpp"
 #include "pmap.hpp"
+#include "supervisor.hpp"
 #include "shared_options.hpp"
 #include "units.hpp"
 
@@ -144,6 +145,7 @@ pmap::config read_command_line(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    cli::fill_standard_fds();   // before anything opens an fd
     cli::set_program_name(argv[0]);
     pmap::config cfg = read_command_line(argc, argv);
     try {

@@ -96,6 +96,15 @@ public:
         ++next_;
         return v;
     }
+    // The waiting value with the lowest number, gap or not (to drain at the end).
+    std::optional<T> pop_first() {
+        if (waiting_.empty()) return std::nullopt;
+        auto it = waiting_.begin();
+        std::optional<T> v(std::move(it->second));
+        next_ = it->first + 1;
+        waiting_.erase(it);
+        return v;
+    }
     std::uint64_t next() const noexcept { return next_; }
     std::size_t waiting() const noexcept { return waiting_.size(); }
 

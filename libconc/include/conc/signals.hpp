@@ -6,7 +6,6 @@
 // children awaited with loop::child_exit, so no child is left a zombie.
 #pragma once
 #include <deque>
-#include <initializer_list>
 #include <optional>
 #include <vector>
 
@@ -20,7 +19,7 @@ namespace conc {
 // byte to a pipe; everything else happens on the loop's thread.
 class signal_set {
 public:
-    signal_set(loop& l, std::initializer_list<int> sigs);
+    signal_set(loop& l, std::vector<int> sigs);
     ~signal_set();
     signal_set(const signal_set&) = delete;
     signal_set& operator=(const signal_set&) = delete;

@@ -1,0 +1,79 @@
+#include "supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "conc/signals.hpp"
+#include "messages.hpp"
+
+namespace cli {
+
+void fill_standard_fds() noexcept {
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) ::open("/dev/null", O_RDONLY);   // takes the lowest: fd
+}
+
+int exit_tally::code() const noexcept {
+    if (signal) return exit_signal_base + signal;
+    if (reader_gone) return exit_signal_base + SIGPIPE;
+    if (internal_error) return exit_internal;
+    if (cannot_run) return cannot_run;
+    if (timed_out) return exit_timeout;
+    if (decided) return *decided;
+    return failed > 0 ? exit_failed : exit_ok;
+}
+
+std::string exit_tally::summary(const char* noun) const {
+    if (code() != exit_failed || failed == 0) return {};
+    return std::to_string(failed) + " of " + std::to_string(finished) + " " + noun + " failed";
+}
+
+supervisor::supervisor(conc::loop& lp, std::chrono::nanoseconds grace) : lp_(lp), grace_(grace) {
+    conc::ignore_sigpipe();
+    watcher_ = lp_.spawn(watch());
+}
+
+supervisor::~supervisor() {
+    watcher_.cancel();
+    killer_.cancel();
+}
+
+void supervisor::adopt(conc::child& c) {
+    running_.insert(&c);
+    if (stop_sig_) c.signal(stop_sig_);
+}
+
+void supervisor::stop_all(int sig) {
+    stopping_ = true;
+    stop_sig_ = sig;
+    for (conc::child* c : running_) c->signal(sig);
+    if (sig != SIGKILL && !killer_.valid()) killer_ = lp_.spawn(kill_after_grace());
+}
+
+conc::task<void> supervisor::kill_after_grace() {
+    co_await lp_.sleep_for(grace_);
+    stop_all(SIGKILL);
+}
+
+conc::task<void> supervisor::watch() {
+    std::vector<int> sigs;
+    for (int s : {SIGINT, SIGTERM, SIGHUP})
+        if (!conc::ignored_at_start(s)) sigs.push_back(s);
+    if (sigs.empty()) co_return;
+    conc::signal_set set(lp_, sigs);
+    for (;;) {
+        int sig = co_await set.next();
+        if (signal_) {   // a second signal: no more grace
+            stop_all(SIGKILL);
+            continue;
+        }
+        signal_ = sig;
+        if (on_stop_) on_stop_(sig);
+        stop_all(sig);
+    }
+}
+
+}  // namespace cli

@@ -1,0 +1,62 @@
+// pmap's run: items -> command lines -> a task_group of jobs -> output, with
+// the joblog, the tally and --halt deciding when to stop and how to exit.
+#pragma once
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "command_template.hpp"
+#include "conc/loop.hpp"
+#include "conc/task_group.hpp"
+#include "input.hpp"
+#include "job.hpp"
+#include "joblog.hpp"
+#include "output.hpp"
+#include "pmap.hpp"
+#include "progress.hpp"
+#include "stop_policy.hpp"
+#include "supervisor.hpp"
+
+namespace pmap {
+
+class engine {
+public:
+    // Opens the input and the joblog (throws sys_error).
+    engine(conc::loop& lp, const config& cfg);
+    // Runs every job; returns the exit status.
+    conc::task<int> run();
+    // "3 of 200 jobs failed" when that decides the exit status; empty otherwise.
+    std::string summary() const { return tally_.summary(); }
+
+private:
+    conc::task<void> feed();
+    conc::task<void> run_job(std::uint64_t seq, unsigned slot, std::vector<std::string> items);
+    void record(const outcome& oc, std::uint64_t seq, unsigned slot, const std::vector<std::string>& argv);
+    void act_on(cli::stop_action a);
+    void stop_starting();
+    void stop_everything(int sig);
+    void output_failed(const conc::writer& w);
+    void say(std::string msg);
+
+    conc::loop& lp_;
+    const config& cfg_;
+    command_template tmpl_;
+    cli::progress_bar bar_;
+    cli::supervisor sup_;
+    cli::output out_;
+    job_runner runner_;
+    item_source items_;
+    conc::task_group group_;
+    cli::stop_tracker halt_;
+    cli::exit_tally tally_;
+    joblog_state resume_;
+    std::optional<joblog_writer> log_;
+    conc::job<void> feeder_;
+    std::vector<conc::job<void>> messages_;   // said from places that cannot wait
+    std::exception_ptr error_;                // pmap itself failed (out of fds, ...)
+    bool stopping_ = false;
+};
+
+}  // namespace pmap

@@ -1,0 +1,130 @@
+#include "job.hpp"
+
+#include <ctime>
+
+#include "command_line.hpp"
+#include "messages.hpp"
+
+namespace pmap {
+
+namespace {
+
+double epoch_seconds() {
+    timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+// A command whose name is not substituted: if it cannot run once, it never will.
+bool fixed_command(const command_template& t) {
+    if (t.shell() || t.compiled().empty()) return false;
+    auto& parts = t.compiled()[0].parts;
+    return parts.size() <= 1 && (parts.empty() || parts[0].kind == command_template::part_kind::literal);
+}
+
+}  // namespace
+
+std::string shorten(std::string s) {
+    if (s.size() > 200) s = s.substr(0, 200) + "...";
+    for (char& c : s)
+        if (c == '\0') c = '?';
+    return s;
+}
+
+job_runner::job_runner(conc::loop& lp, const config& cfg, const command_template& tmpl, cli::output& out,
+                       cli::supervisor& sup)
+    : lp_(lp), cfg_(cfg), out_(out), sup_(sup), command_is_fixed_(fixed_command(tmpl)) {}
+
+std::string job_runner::argument_problem(const std::vector<std::string>& argv) {
+    for (std::size_t i = 0; i < argv.size(); ++i)
+        if (argv[i].find('\0') != std::string::npos)
+            return "argument " + std::to_string(i) + " holds a NUL byte, which no command can receive";
+    if (auto i = too_long_argument(argv))
+        return "argument " + std::to_string(*i) + " is too long (" + std::to_string(argv[*i].size()) +
+               " bytes; the system's limit for one argument is " + std::to_string(max_arg_strlen - 1) + ")";
+    return {};
+}
+
+conc::task<outcome> job_runner::run(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
+                                    cli::output::job& oj) {
+    outcome oc;
+    double start = epoch_seconds();
+    auto t0 = conc::clock::now();
+    if (std::string why = argument_problem(argv); !why.empty()) {
+        co_await out_.print(2, cli::program_name() + ": job " + std::to_string(seq) + ": " + why + ": " +
+                                   shorten(cli::format_command(argv)) + "\n");
+        oc.cannot_run = true;
+        oc.start = start;
+        co_return oc;
+    }
+    if (cfg_.verbose) co_await out_.print(2, cli::format_command(argv) + "\n");
+    for (unsigned n = 1; n <= cfg_.attempts && !sup_.stopping(); ++n) {
+        if (n > 1) oj.discard();   // a retry's output replaces the failed attempt's
+        oc = co_await attempt(argv, seq, slot, oj);
+        if (!oc.ran || oc.status.success() || oc.stopped) break;
+    }
+    oc.start = start;
+    oc.runtime = std::chrono::duration<double>(conc::clock::now() - t0).count();
+    if (oc.timed_out)
+        co_await out_.print(2, cli::program_name() + ": job " + std::to_string(seq) + " timed out: " +
+                                   shorten(cli::format_command(argv)) + "\n");
+    co_return oc;
+}
+
+conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
+                                        cli::output::job& oj) {
+    outcome oc;
+    bool raw = cfg_.output == output_mode::ungroup;
+    conc::child_spec spec;
+    spec.argv = argv;
+    spec.in = cfg_.input == input_kind::stdin_records ? conc::child_io::devnull() : conc::child_io::inherited();
+    spec.out = raw ? conc::child_io::inherited() : conc::child_io::pipe();
+    spec.err = raw ? conc::child_io::inherited() : conc::child_io::pipe();
+    std::string s = std::to_string(seq), j = std::to_string(slot);
+    spec.env = {"PARALLEL_SEQ=" + s, "PARALLEL_JOBSLOT=" + j, "PMAP_SEQ=" + s, "PMAP_SLOT=" + j};
+    std::optional<conc::child> c;
+    std::optional<conc::spawn_error> failed;
+    try {
+        c.emplace(lp_, std::move(spec));
+    } catch (const conc::spawn_error& e) {
+        failed = e;
+    }
+    oc.ran = true;
+    if (failed) {   // not found (127) or not executable (126): a failed job
+        co_await out_.print(2, cli::program_name() + ": " + cli::describe(*failed) + "\n");
+        if (command_is_fixed_ && failed->err() != E2BIG && on_fatal_) on_fatal_(failed->exit_code());
+        oc.status = conc::exit_status::exited_with(failed->exit_code());
+        co_return oc;
+    }
+    sup_.adopt(*c);
+    struct release {   // however the attempt ends
+        cli::supervisor& sup;
+        conc::child& c;
+        conc::job<void> dog;
+        ~release() {
+            dog.cancel();
+            sup.release(c);
+        }
+    } done{sup_, *c, {}};
+    bool fired = false;
+    if (cfg_.timeout) done.dog = lp_.spawn(watchdog(*c, fired));
+    if (!raw) {
+        auto err = lp_.spawn(out_.drain(oj, 2, c->err().get()));
+        co_await out_.drain(oj, 1, c->out().get());
+        co_await err;
+    }
+    oc.status = co_await c->exited();
+    oc.timed_out = fired;
+    // pmap began to stop while it ran, and it did not succeed: it did not end on its own.
+    oc.stopped = !oc.status.success() && sup_.stopping();
+    co_return oc;
+}
+
+// --timeout: TERM to the job's group, KILL after the grace (grandchildren too).
+conc::task<void> job_runner::watchdog(conc::child& c, bool& fired) {
+    co_await lp_.sleep_for(*cfg_.timeout);
+    fired = true;
+    lp_.spawn(c.stop(sup_.grace()));   // outlives the attempt: it holds the group, not c
+}
+
+}  // namespace pmap

@@ -1,0 +1,65 @@
+// One pmap job: its command line checked, started in its own group with
+// pipes to cli::output, stopped by --timeout, retried by --retries; what
+// happened comes back as an outcome for the joblog, the tally and --halt.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "command_template.hpp"
+#include "conc/child.hpp"
+#include "conc/loop.hpp"
+#include "output.hpp"
+#include "pmap.hpp"
+#include "supervisor.hpp"
+
+namespace pmap {
+
+struct outcome {
+    conc::exit_status status;   // how the last attempt ended
+    bool ran = false;           // the command was started (or could not be: 126/127)
+    bool cannot_run = false;    // never started: an argument no command can receive
+    bool timed_out = false;
+    bool stopped = false;       // pmap stopped it (signal, --halt now, error): it did not end on its own
+    double start = 0;           // seconds since the epoch
+    double runtime = 0;         // seconds
+    bool succeeded() const noexcept { return ran && !cannot_run && status.success(); }
+    // As the shell numbers it: 0, the exit code, 128+n; 126 when it could not be run.
+    int shell_code() const noexcept { return cannot_run ? 126 : status.shell_code(); }
+};
+
+class job_runner {
+public:
+    job_runner(conc::loop& lp, const config& cfg, const command_template& tmpl, cli::output& out,
+               cli::supervisor& sup);
+
+    // Runs argv with the configured attempts.  Output goes to oj.
+    conc::task<outcome> run(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
+                            cli::output::job& oj);
+
+    // Called when the command itself cannot be run (not found: 127, not
+    // executable: 126) and no job could do better, as xargs stops at once.
+    void on_fatal(std::function<void(int code)> fn) { on_fatal_ = std::move(fn); }
+
+    // Why no command can receive argv (a NUL byte, an argument past the
+    // system's limit), or empty.
+    static std::string argument_problem(const std::vector<std::string>& argv);
+
+private:
+    conc::task<outcome> attempt(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
+                                cli::output::job& oj);
+    conc::task<void> watchdog(conc::child& c, bool& fired);
+
+    conc::loop& lp_;
+    const config& cfg_;
+    cli::output& out_;
+    cli::supervisor& sup_;
+    bool command_is_fixed_;
+    std::function<void(int)> on_fatal_;
+};
+
+// A command for a message: at most 200 bytes, NUL bytes shown as '?'.
+std::string shorten(std::string s);
+
+}  // namespace pmap
