@@ -728,3 +728,380 @@ hostile_expected() {
     assert_success
     assert_output 'a*'
 }
+
+# ---- engine defects (issue 8) ----
+#
+# Anything that could hang runs under `timeout -s KILL` (pmap ignored TERM when
+# it hung) and the test first checks it did not time out.  Jobs record their
+# pids in *.pid files; teardown kills what is left of them after a failure.
+
+# not_hung: the last `run` ended by itself, not by the timeout around it.
+not_hung() {
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+        echo "pmap did not end: the timeout around it fired (status $status)" >&2
+        return 1
+    fi
+}
+
+# dead PID: true once PID has ended (a zombie has ended: it only waits to be
+# reaped); 20 s at most.
+dead() {
+    local i stat
+    for i in $(seq 200); do
+        stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+        [[ $stat == Z* ]] && return 0
+        sleep 0.1
+    done
+    echo "process $1 still runs: $(ps -o pid=,pgid=,args= -p "$1")" >&2
+    return 1
+}
+
+# wait_for_content FILE: poll until FILE is not empty (60 s at most).
+wait_for_content() {
+    local i
+    for i in $(seq 600); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for $1" >&2
+    return 1
+}
+
+# make_await: ./await FILE, for jobs, waits until FILE is not empty (60 s at
+# most, so that a job of a pmap that died ends by itself).
+make_await() {
+    printf '%s\n' '#!/bin/sh' 'i=0' \
+        'while [ ! -s "$1" ]; do i=$((i + 1)); [ $i -le 600 ] || exit 99; sleep 0.1; done' >await
+    chmod +x await
+}
+
+# gc.sh: a grandchild that ignores TERM, INT and HUP, keeps no output pipe open
+# and records its pid in gc.pid.
+make_stubborn_grandchild() {
+    printf '%s\n' "trap '' TERM INT HUP" 'echo $$ >gc.pid' 'while :; do sleep 1; done' >gc.sh
+}
+
+# Leftovers of a failed test: each pid in a *.pid file that still runs in this
+# test's directory (which tells it from a reused pid), with its process group.
+teardown() {
+    local dir f pid
+    [ -d /proc ] || return 0
+    dir=$(cd "$BATS_TEST_TMPDIR" && pwd -P) || return 0
+    for f in "$BATS_TEST_TMPDIR"/*.pid; do
+        [ -s "$f" ] || continue
+        pid=$(head -n 1 "$f")
+        [[ $pid =~ ^[0-9]+$ ]] || continue
+        [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$dir" ] || continue
+        if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ]; then
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        fi
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
+# 1. A write error on standard output.
+
+@test "pmap -k stops with one message and exit 125 when standard output is full" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    run --separate-stderr timeout -s KILL 30 bash -c 'pmap -k echo ::: a b >/dev/full'
+    not_hung
+    assert_failure 125
+    assert_equal "$stderr" "pmap: write error on standard output: No space left on device"
+}
+
+@test "pmap stops with one message and exit 125 when standard output is full" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    run --separate-stderr timeout -s KILL 30 bash -c 'pmap echo ::: a b >/dev/full'
+    not_hung
+    assert_failure 125
+    assert_equal "$stderr" "pmap: write error on standard output: No space left on device"
+}
+
+@test "pmap --tag stops with one message and exit 125 when standard output is full" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    run --separate-stderr timeout -s KILL 30 bash -c 'pmap --tag echo ::: a b >/dev/full'
+    not_hung
+    assert_failure 125
+    assert_equal "$stderr" "pmap: write error on standard output: No space left on device"
+}
+
+@test "pmap --line-buffer names standard output when it is full" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    run --separate-stderr timeout -s KILL 30 bash -c 'pmap --line-buffer echo ::: a b >/dev/full'
+    not_hung
+    assert_failure 125
+    assert_equal "$stderr" "pmap: write error on standard output: No space left on device"
+}
+
+@test "pmap with many jobs and a full standard output says so once and exits 125" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    run --separate-stderr timeout -s KILL 30 bash -c 'seq 1000 | pmap -j2 echo >/dev/full'
+    not_hung
+    assert_failure 125
+    [ "$(grep -c 'write error on standard output' <<<"$stderr")" -eq 1 ]
+}
+
+@test "pmap stops its running jobs when standard output is full" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    make_await
+    # Job 2 runs until killed; job 1 prints once job 2 has started.
+    run --separate-stderr timeout -s KILL 30 bash -c "pmap -j2 sh -c 'echo \$\$ >job\$1.pid; if [ \$1 = 2 ]; then echo \$\$ >slow.pid; exec sleep 300; fi; ./await slow.pid; echo \$1' sh ::: 1 2 >/dev/full"
+    not_hung
+    assert_failure 125
+    [ "$(grep -c 'write error on standard output: No space left on device' <<<"$stderr")" -eq 1 ]
+    dead "$(cat slow.pid)"
+}
+
+@test "pmap with standard output closed says so once and exits 125" {
+    run --separate-stderr timeout -s KILL 30 bash -c 'pmap echo ::: a b >&-'
+    not_hung
+    assert_failure 125
+    assert_equal "$stderr" "pmap: write error on standard output: Bad file descriptor"
+}
+
+# 2. -u and a reader that goes away.
+
+@test "pmap -u stops starting jobs and exits 141 when the reader closes stdout" {
+    run timeout -s KILL 60 bash -c "seq 100000 | pmap -u -j2 sh -c 'echo x >>counter; echo \$1' sh | head -n 1; echo \${PIPESTATUS[1]} >status"
+    not_hung
+    assert_success
+    [ "${#lines[@]}" -eq 1 ]
+    assert_equal "$(cat status)" 141
+    [ "$(wc -l <counter)" -lt 1000 ]
+}
+
+# 3. Counting records must not consume input that cannot be read twice.
+
+@test "pmap --bar runs every item of -a FIFO" {
+    mkfifo f
+    run timeout -s KILL 30 bash -c 'seq 5 >f & pmap --bar=always -a f echo 2>/dev/null'
+    not_hung
+    assert_success
+    run sort -n <<<"$output"
+    assert_output $'1\n2\n3\n4\n5'
+}
+
+@test "pmap --bar runs every item of -a /dev/stdin on a pipe" {
+    run timeout -s KILL 30 bash -c 'seq 5 | pmap --bar=always -a /dev/stdin echo 2>/dev/null'
+    not_hung
+    assert_success
+    run sort -n <<<"$output"
+    assert_output $'1\n2\n3\n4\n5'
+}
+
+@test "pmap --halt with a percentage halts on items from a pipe" {
+    run --separate-stderr timeout -s KILL 30 bash -c "seq 10 | pmap --halt soon,fail=50% -j1 sh -c 'echo \$1; exit 1' sh"
+    not_hung
+    assert_failure 123
+    [ "${#lines[@]}" -ge 1 ] && [ "${#lines[@]}" -lt 10 ]
+}
+
+@test "pmap --halt with a percentage halts on items from -a FIFO" {
+    mkfifo f
+    run --separate-stderr timeout -s KILL 30 bash -c "seq 10 >f & pmap --halt soon,fail=50% -j1 -a f sh -c 'echo \$1; exit 1' sh"
+    not_hung
+    assert_failure 123
+    [ "${#lines[@]}" -ge 1 ] && [ "${#lines[@]}" -lt 10 ]
+}
+
+# 4. A total known from the start.
+
+@test "pmap --halt soon,fail=30% of 10 ::: items halts at the 3rd failure" {
+    run --separate-stderr timeout -s KILL 30 pmap -j1 --halt soon,fail=30% sh -c 'echo $1; exit 1' sh ::: 1 2 3 4 5 6 7 8 9 10
+    not_hung
+    assert_failure 123
+    assert_output $'1\n2\n3'
+}
+
+@test "pmap --halt soon,fail=30% of 10 items from -a FILE halts at the 3rd failure" {
+    seq 10 >items
+    run --separate-stderr timeout -s KILL 30 pmap -j1 --halt soon,fail=30% -a items sh -c 'echo $1; exit 1' sh
+    not_hung
+    assert_failure 123
+    assert_output $'1\n2\n3'
+}
+
+@test "pmap --bar shows the total and a percentage from the first frame with ::: items" {
+    run timeout -s KILL 30 bash -c 'pmap --bar=always -j1 true ::: 1 2 3 4 5 6 7 8 9 10 2>err'
+    not_hung
+    assert_success
+    first=$(tr '\r' '\n' <err | grep -m 1 .)
+    echo "first frame: $first"
+    [[ $first == *"/10 "* ]]
+    [[ $first == *%* ]]
+}
+
+# 5. The last frame of the bar.
+
+@test "pmap --bar's last frame shows every job done, also with --resume" {
+    run timeout -s KILL 30 bash -c 'pmap --bar=always -j2 true ::: $(seq 50) 2>err'
+    not_hung
+    assert_success
+    last=$(tr '\r' '\n' <err | grep . | tail -n 1)
+    echo "last frame: $last"
+    [[ $last == "pmap: 50/50 "*"100%"* ]]
+    # Three jobs already done: the run ends with every job done all the same.
+    pmap --joblog log true ::: 1 2 3
+    run timeout -s KILL 30 bash -c 'pmap --bar=always -j2 --joblog log --resume true ::: $(seq 50) 2>err'
+    not_hung
+    assert_success
+    last=$(tr '\r' '\n' <err | grep . | tail -n 1)
+    echo "last frame with --resume: $last"
+    [[ $last =~ ^pmap:\ ([0-9]+)/([0-9]+)\ .*100% ]]
+    assert_equal "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+}
+
+# 6. --halt on success.
+
+@test "pmap --halt now,success=1 exits 0 when a job succeeds after one failed" {
+    run --separate-stderr timeout -s KILL 30 pmap -j1 --halt now,success=1 sh -c 'exit $1' sh ::: 3 0
+    not_hung
+    assert_success
+}
+
+# 7. --colsep.
+
+@test "pmap --colsep '\\t' splits at tabs" {
+    run timeout -s KILL 30 bash -c "printf 'a\tb\n' | pmap --colsep '\t' echo {2} {1}"
+    not_hung
+    assert_success
+    assert_output "b a"
+}
+
+@test "pmap --colsep trims blanks around each column" {
+    run timeout -s KILL 30 bash -c "printf ' a , b \n' | pmap --colsep , echo '[{1}]' '[{2}]'"
+    not_hung
+    assert_success
+    assert_output "[a] [b]"
+}
+
+@test "pmap --colsep without a replacement string passes the columns as separate arguments" {
+    run timeout -s KILL 30 bash -c "printf 'a,b\n' | pmap --colsep , printf '%s|'"
+    not_hung
+    assert_success
+    assert_output "a|b|"
+}
+
+# 8. --dry-run and the joblog.
+
+@test "pmap --dry-run neither changes nor creates the joblog" {
+    printf 'keep me\n' >log
+    run timeout -s KILL 30 pmap --dry-run --joblog log echo ::: a
+    not_hung
+    assert_success
+    assert_equal "$(od -c log)" "$(printf 'keep me\n' | od -c)"
+    run timeout -s KILL 30 pmap --dry-run --joblog new.log echo ::: a
+    not_hung
+    assert_success
+    [ ! -e new.log ]
+}
+
+# 9. Jobs pmap stopped are not finished.
+
+@test "pmap --resume runs again the jobs a SIGTERM stopped" {
+    # timeout passes the TERM on to pmap.
+    timeout -s KILL 60 pmap -j2 --joblog log sh -c 'echo $$ >job$1.pid; exec sleep 300' sh ::: 1 2 >out 2>err 3>&- &
+    echo $! >pmap.pid
+    wait_for_content job1.pid
+    wait_for_content job2.pid
+    kill -TERM "$(cat pmap.pid)"
+    status=0
+    wait "$(cat pmap.pid)" || status=$?
+    [ "$status" -eq 143 ]
+    run --separate-stderr timeout -s KILL 30 pmap -k -j2 --joblog log --resume sh -c 'echo ran $1' sh ::: 1 2
+    not_hung
+    assert_success
+    assert_output $'ran 1\nran 2'
+}
+
+@test "pmap --resume runs again a job that --halt now killed" {
+    make_await
+    # Job 1 fails once job 2 has started; pmap kills job 2.
+    run --separate-stderr timeout -s KILL 30 pmap -j2 --joblog log --halt now,fail=1 sh -c 'echo $$ >job$1.pid; if [ $1 = 1 ]; then ./await job2.pid; exit 1; fi; exec sleep 300' sh ::: 1 2
+    not_hung
+    assert_failure 123
+    dead "$(cat job2.pid)"
+    run --separate-stderr timeout -s KILL 30 pmap -j2 --joblog log --resume sh -c 'echo ran $1' sh ::: 1 2
+    not_hung
+    assert_success
+    assert_output "ran 2"
+}
+
+# 10. -k --line-buffer streams the oldest job.
+
+@test "pmap -k --line-buffer writes the oldest job's lines while it still runs" {
+    make_await
+    timeout -s KILL 60 pmap -k --line-buffer -j2 sh -c 'echo $$ >job$1.pid; echo first-$1; ./await go; echo second-$1' sh ::: 1 2 >out 2>err 3>&- &
+    bg=$!
+    seen=no
+    for i in $(seq 200); do
+        if grep -q '^first-1$' out; then seen=yes; break; fi
+        sleep 0.1
+    done
+    echo go >go
+    status=0
+    wait "$bg" || status=$?
+    [ "$status" -ne 137 ]
+    assert_equal "$seen" yes
+    assert_equal "$(head -n 2 out)" $'first-1\nsecond-1'
+}
+
+# 11. Grandchildren whose job leader has exited.
+
+@test "pmap --timeout kills a grandchild that outlives its job's leader" {
+    make_stubborn_grandchild
+    run --separate-stderr timeout -s KILL 30 pmap --timeout 1s sh -c 'sh ./gc.sh >/dev/null 2>&1 & wait' sh ::: 1
+    not_hung
+    assert_failure 123
+    dead "$(cat gc.pid)"
+}
+
+@test "pmap --halt now kills a grandchild that outlives its job's leader" {
+    make_stubborn_grandchild
+    make_await
+    run --separate-stderr timeout -s KILL 30 pmap -j2 --halt now,fail=1 sh -c 'if [ $1 = 1 ]; then ./await gc.pid; exit 1; fi; sh ./gc.sh >/dev/null 2>&1 & wait' sh ::: 1 2
+    not_hung
+    assert_failure 123
+    dead "$(cat gc.pid)"
+}
+
+@test "pmap on SIGTERM kills a grandchild that outlives its job's leader" {
+    make_stubborn_grandchild
+    # timeout passes the TERM on to pmap.
+    timeout -s KILL 60 pmap sh -c 'sh ./gc.sh >/dev/null 2>&1 & wait' sh ::: 1 >out 2>err 3>&- &
+    echo $! >pmap.pid
+    wait_for_content gc.pid
+    kill -TERM "$(cat pmap.pid)"
+    status=0
+    wait "$(cat pmap.pid)" || status=$?
+    [ "$status" -eq 143 ]
+    dead "$(cat gc.pid)"
+}
+
+# 12. pmap killed outright.
+
+@test "pmap's jobs end when pmap is killed with SIGKILL" {
+    [ "$(uname -s)" = Linux ] || skip "needs Linux's parent-death signal"
+    pmap -j2 sh -c 'echo $$ >job$1.pid; exec sleep 300' sh ::: 1 2 >out 2>err 3>&- &
+    pmap=$!
+    wait_for_content job1.pid
+    wait_for_content job2.pid
+    kill -KILL "$pmap"
+    wait "$pmap" || true
+    dead "$(cat job1.pid)"
+    dead "$(cat job2.pid)"
+}
+
+# 13. Joblog errors.
+
+@test "pmap names the joblog it cannot open or write" {
+    run --separate-stderr timeout -s KILL 30 pmap --joblog /nonexistent/dir/log echo ::: a
+    not_hung
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"/nonexistent/dir/log"* ]]
+    [ -w /dev/full ] || skip "no /dev/full"
+    run --separate-stderr timeout -s KILL 30 pmap --joblog /dev/full echo ::: a
+    not_hung
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"cannot write the joblog '/dev/full': No space left on device"* ]]
+}
