@@ -220,39 +220,45 @@ Test(progress, zero_total_and_overshoot_are_full) {
     cr_assert(cli::render_bar("x", 7, 5, 1s, 80).find("100%") != std::string::npos);
 }
 
-Test(progress, forced_bar_draws_rate_limited_and_finishes_with_newline) {
+Test(progress, forced_bar_frames_are_rate_limited_and_the_final_one_always_comes) {
     auto p = conc::make_pipe();
-    auto t0 = cli::progress_bar::clock::time_point{};
-    {
-        cli::progress_bar bar("job", 100, true, t0, p.write.get());
-        cr_assert(bar.enabled());
-        bar.update(10, t0 + 1s);
-        bar.update(20, t0 + 1s + 50ms);  // too soon: not drawn
-        bar.update(30, t0 + 2s);
-        bar.finish(100, t0 + 3s);
-        bar.finish(100, t0 + 4s);  // once only
-    }
-    p.write.reset();
-    std::string out = conc::read_all(p.read.get());
-    cr_assert(out.find("10/100") != std::string::npos, "%s", out.c_str());
-    cr_assert(out.find("20/100") == std::string::npos, "%s", out.c_str());
-    cr_assert(out.find("30/100") != std::string::npos, "%s", out.c_str());
-    cr_assert(out.find("100/100") != std::string::npos, "%s", out.c_str());
-    cr_assert(out.ends_with("\n"));
-    cr_assert_eq(std::count(out.begin(), out.end(), '\n'), 1);
-    cr_assert_eq(std::count(out.begin(), out.end(), '\r'), 3);
+    auto t0 = cli::progress_bar::clock::time_point{} + 1h;
+    cli::progress_bar bar("job", true, t0, p.write.get());
+    bar.set_total(100);
+    cr_assert(bar.enabled());
+    auto f1 = bar.frame(10, t0 + 1s);
+    auto f2 = bar.frame(20, t0 + 1s + 50ms);   // too soon: refused, due later
+    cr_assert(f1 && f1->find("10/100") != std::string::npos);
+    cr_assert(!f2);
+    cr_assert(bar.due() == t0 + 1s + 100ms);
+    auto f3 = bar.frame(30, bar.due());
+    cr_assert(f3 && f3->find("30/100") != std::string::npos);
+    // The final frame comes even right after another, and only once.
+    std::string last = bar.final_frame(100, t0 + 1s + 101ms);
+    cr_assert(last.find("100/100") != std::string::npos, "%s", last.c_str());
+    cr_assert(last.ends_with("\n"));
+    cr_assert(bar.final_frame(100, t0 + 4s).empty());
+    cr_assert(!bar.frame(100, t0 + 5s));
+}
+
+Test(progress, erase_blanks_the_drawn_line_and_the_next_frame_comes_at_once) {
+    auto p = conc::make_pipe();
+    auto t0 = cli::progress_bar::clock::time_point{} + 1h;
+    cli::progress_bar bar("job", true, t0, p.write.get());
+    cr_assert(bar.erase().empty());   // nothing on screen yet
+    auto f = bar.frame(5, t0);
+    cr_assert(f);
+    std::string e = bar.erase();
+    cr_assert_eq(e, "\r" + std::string(f->size() - 1, ' ') + "\r");
+    cr_assert(bar.frame(6, t0 + 1ms));   // not rate-limited after an erase
 }
 
 Test(progress, unforced_bar_on_a_pipe_draws_nothing) {
     auto p = conc::make_pipe();
-    {
-        cli::progress_bar bar("job", 100, false, {}, p.write.get());
-        cr_assert(!bar.enabled());
-        bar.update(10, cli::progress_bar::clock::now());
-        bar.finish(100, cli::progress_bar::clock::now());
-    }
-    p.write.reset();
-    cr_assert(conc::read_all(p.read.get()).empty());
+    cli::progress_bar bar("job", false, {}, p.write.get());
+    cr_assert(!bar.enabled());
+    cr_assert(!bar.frame(10, cli::progress_bar::clock::now()));
+    cr_assert(bar.final_frame(100, cli::progress_bar::clock::now()).empty());
 }
 
 // ---- options -------------------------------------------------------------------

@@ -46,6 +46,21 @@ void supervisor::adopt(conc::child& c) {
     if (stop_sig_) c.signal(stop_sig_);
 }
 
+void supervisor::release(conc::child& c) {
+    running_.erase(&c);
+    if (stop_sig_ && !c.gone()) stop(c);   // its leader is gone, not yet its group
+}
+
+void supervisor::stop(conc::child& c) {
+    std::erase_if(stopping_groups_, [](const conc::job<void>& j) { return j.done(); });
+    stopping_groups_.push_back(lp_.spawn(c.stop(grace_)));
+}
+
+conc::task<void> supervisor::wait_stopped() {
+    for (auto& j : stopping_groups_) co_await j;
+    stopping_groups_.clear();
+}
+
 void supervisor::stop_all(int sig) {
     stopping_ = true;
     stop_sig_ = sig;

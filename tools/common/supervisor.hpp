@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "conc/child.hpp"
 #include "conc/loop.hpp"
@@ -56,13 +57,19 @@ public:
     void on_stop(std::function<void(int sig)> fn) { on_stop_ = std::move(fn); }
 
     // A running command: signals reach its group until release().  A command
-    // adopted after the stop signal gets it at once.
+    // adopted after the stop signal gets it at once.  A command released while
+    // the tool stops, whose group lives on (grandchildren), is stopped too.
     void adopt(conc::child& c);
-    void release(conc::child& c) noexcept { running_.erase(&c); }
+    void release(conc::child& c);
 
     // Stops every running command: sig to each group, KILL after the grace.
     // SIGKILL: at once.  Used for signals, and by tools for --halt now and errors.
     void stop_all(int sig);
+    // Stops one command's group (--timeout): TERM, KILL after the grace.
+    void stop(conc::child& c);
+    // Waits until every group being stopped is gone (at most the grace):
+    // a tool calls it last, so nothing it started outlives it.
+    conc::task<void> wait_stopped();
 
     int signal() const noexcept { return signal_; }   // the first signal received, 0 if none
     bool stopping() const noexcept { return stopping_; }
@@ -77,6 +84,7 @@ private:
     std::unordered_set<conc::child*> running_;
     std::function<void(int)> on_stop_;
     conc::job<void> watcher_, killer_;
+    std::vector<conc::job<void>> stopping_groups_;
     int signal_ = 0;
     int stop_sig_ = 0;   // what stop_all() sent, for commands adopted later
     bool stopping_ = false;

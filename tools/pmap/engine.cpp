@@ -66,8 +66,9 @@ conc::task<int> engine::run() {
         stop_everything(SIGTERM);
     }
     co_await group_.join();
+    co_await sup_.wait_stopped();
     for (auto& m : messages_) co_await m;
-    co_await out_.close(tally_.finished);
+    co_await out_.close(tally_.finished + skipped_);
     if (error_) std::rethrow_exception(error_);
     tally_.signal = sup_.signal();
     tally_.decided = halt_.decided_exit();
@@ -82,6 +83,7 @@ conc::task<void> engine::feed() {
         if (items.empty()) break;
         ++seq;
         if (resume_.skip(seq, cfg_.resume_failed)) {
+            ++skipped_;   // done in an earlier run: the bar counts it done
             if (cfg_.keep_order) co_await out_.skip(seq);
             continue;
         }
@@ -120,7 +122,7 @@ conc::task<void> engine::run_job(std::uint64_t seq, unsigned slot, std::vector<s
         stop_everything(SIGTERM);
     }
     co_await out_.finish(std::move(oj));
-    out_.progress(tally_.finished);
+    out_.progress(tally_.finished + skipped_);
     if (cfg_.output == output_mode::ungroup && !tally_.reader_gone && out_.stdout_reader_gone()) {
         tally_.reader_gone = true;   // -u: the jobs write to stdout, pmap learns of its reader only this way
         stop_everything(SIGTERM);

@@ -56,6 +56,7 @@ private:
     conc::job<void> feeder_;
     std::vector<conc::job<void>> messages_;   // said from places that cannot wait
     std::exception_ptr error_;                // pmap itself failed (out of fds, ...)
+    std::uint64_t skipped_ = 0;               // --resume: done in an earlier run
     bool stopping_ = false;
 };
 

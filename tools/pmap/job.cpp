@@ -124,7 +124,7 @@ conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, st
 conc::task<void> job_runner::watchdog(conc::child& c, bool& fired) {
     co_await lp_.sleep_for(*cfg_.timeout);
     fired = true;
-    lp_.spawn(c.stop(sup_.grace()));   // outlives the attempt: it holds the group, not c
+    sup_.stop(c);   // outlives the attempt: it holds the group, not c
 }
 
 }  // namespace pmap

@@ -24,7 +24,7 @@ struct outcome {
     bool stopped = false;       // pmap stopped it (signal, --halt now, error): it did not end on its own
     double start = 0;           // seconds since the epoch
     double runtime = 0;         // seconds
-    bool succeeded() const noexcept { return ran && !cannot_run && status.success(); }
+    bool succeeded() const noexcept { return ran && !cannot_run && !timed_out && status.success(); }
     // As the shell numbers it: 0, the exit code, 128+n; 126 when it could not be run.
     int shell_code() const noexcept { return cannot_run ? 126 : status.shell_code(); }
 };

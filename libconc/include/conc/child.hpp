@@ -72,6 +72,8 @@ public:
     // The group is signalled even after the leader has exited, while members
     // may remain; nothing is sent once the group is known to be empty.
     void signal(int sig) const noexcept { st_->signal(sig); }
+    // The command and every process of its group have ended (the leader reaped).
+    bool gone() const noexcept { return st_->all_gone(); }
 
     // TERM to the group now; KILL to the group after grace unless every member
     // is gone by then (grandchildren that outlive the leader are killed too).
