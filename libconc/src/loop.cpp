@@ -99,76 +99,6 @@ void job_base::finish() noexcept {
     self.reset();   // the runner's own reference keeps *this alive until it ends
 }
 
-multi_wait::multi_wait(loop& l, std::vector<job_base*> jobs, wait_policy p,
-                       std::optional<clock::time_point> deadline)
-    : jobs_(std::move(jobs)), policy_(p) {
-    lp = &l;
-    if (deadline) {
-        timer_.emplace();
-        timer_->lp = &l;
-        timer_->parent = this;
-        timer_->deadline = *deadline;
-        expired_ = *deadline <= clock::now();
-    }
-}
-
-bool multi_wait::satisfied() const noexcept {
-    std::size_t done = 0;
-    for (auto* j : jobs_) {
-        if (!j->done) continue;
-        ++done;
-        if (policy_ == wait_policy::first_completed) return true;
-        if (policy_ == wait_policy::first_exception && j->error && !j->was_cancelled) return true;
-    }
-    return done == jobs_.size();
-}
-
-bool multi_wait::await_suspend(std::coroutine_handle<> h) {
-    if (!loop_access::begin_wait(*lp, *this, h)) return false;
-    subs_ = std::make_unique<sub[]>(jobs_.size());
-    done_count_ = 0;
-    for (std::size_t i = 0; i < jobs_.size(); ++i) {
-        if (jobs_[i]->done) {
-            ++done_count_;
-            continue;
-        }
-        subs_[i].lp = lp;
-        subs_[i].parent = this;
-        subs_[i].job = jobs_[i];
-        jobs_[i]->completion.push_back(&subs_[i]);
-    }
-    if (timer_) loop_access::add_timer(*lp, *timer_);
-    return true;
-}
-
-void multi_wait::detach() noexcept {
-    if (subs_)
-        for (std::size_t i = 0; i < jobs_.size(); ++i) subs_[i].detach();
-    if (timer_) timer_->detach();
-    waiter::detach();
-}
-
-void multi_wait::complete() {
-    detach();
-    loop_access::wake(*lp, *this);
-}
-
-// Each finishing job is looked at once, not the whole set again: gather()
-// over n tasks stays O(n).
-void multi_wait::job_done(job_base& j) {
-    ++done_count_;
-    bool now = done_count_ == jobs_.size() || policy_ == wait_policy::first_completed ||
-               (policy_ == wait_policy::first_exception && j.error && !j.was_cancelled);
-    if (now) complete();
-}
-
-void multi_wait::sub::fire() { parent->job_done(*job); }
-
-void multi_wait::deadline_timer::fire() {
-    parent->expired_ = true;
-    parent->complete();
-}
-
 }  // namespace detail
 
 // ---- loop ----------------------------------------------------------------
@@ -618,54 +548,6 @@ void loop::drain_posted() {
         fns.swap(posted_);
     }
     for (auto& f : fns) f();
-}
-
-// ---- event, semaphore, signal_set -----------------------------------------
-
-void co::event::set() {
-    set_ = true;
-    while (detail::waiter* w = waiters_.pop_front()) w->fire();
-}
-
-void co::semaphore::release() {
-    if (detail::waiter* w = waiters_.pop_front()) w->fire();   // the permit passes straight to it
-    else ++count_;
-}
-
-signal_set::signal_set(loop& l, std::initializer_list<int> sigs) : lp_(l), sigs_(sigs) {
-    for (int s : sigs_) lp_.watch_signal(s);
-    lp_.add_signal_set(this);
-}
-
-signal_set::~signal_set() {
-    while (auto* w = waiters_.pop_front()) {
-        --lp_.signal_waiters_;
-        w->lp = nullptr;
-    }
-    lp_.remove_signal_set(this);
-    for (int s : sigs_) lp_.unwatch_signal(s);
-}
-
-bool signal_set::contains(int sig) const noexcept {
-    return std::find(sigs_.begin(), sigs_.end(), sig) != sigs_.end();
-}
-
-std::optional<int> signal_set::try_next() noexcept {
-    if (pending_.empty()) return std::nullopt;
-    int s = pending_.front();
-    pending_.pop_front();
-    return s;
-}
-
-void signal_set::deliver(int sig) {
-    pending_.push_back(sig);
-    if (auto* w = waiters_.pop_front()) w->fire();
-}
-
-void ignore_sigpipe() {
-    struct sigaction sa {};
-    sa.sa_handler = SIG_IGN;
-    if (::sigaction(SIGPIPE, &sa, nullptr) < 0) throw sys_error("sigaction SIGPIPE");
 }
 
 // ---- I/O helpers ---------------------------------------------------------

@@ -11,11 +11,13 @@
 #include <memory>
 #include <string_view>
 
+#include "conc/co_sync.hpp"
 #include "conc/loop.hpp"
 #include "conc/process.hpp"
 #include "conc/records.hpp"
 #include "conc/reorder.hpp"
 #include "conc/signals.hpp"
+#include "conc/wait.hpp"
 #include "joblog.hpp"
 #include "messages.hpp"
 #include "pmap.hpp"
