@@ -39,6 +39,7 @@ tool_objs = $(filter-out %/main.o $(COMMON_OBJ),$(patsubst %.cpp,$(BUILD)/obj/%.
 
 MAN_PAGES := $(wildcard man/man*/*.[1-9])
 HEADERS   := $(wildcard libconc/include/conc/*.hpp)
+DETAIL_HEADERS := $(wildcard libconc/include/conc/detail/*.hpp)
 
 .PHONY: all check headers unit e2e sanitize tsan bench lint deps install uninstall clean $(BUILD)/conc.pc
 .DELETE_ON_ERROR:
@@ -80,7 +81,7 @@ check:
 	$(MAKE) -j$(JOBS) e2e
 
 # A header that compiles only after another include is a bug for the user who includes it alone.
-HEADER_OK := $(HEADERS:libconc/include/%.hpp=$(BUILD)/headers/%.ok)
+HEADER_OK := $(HEADERS:libconc/include/%.hpp=$(BUILD)/headers/%.ok) $(DETAIL_HEADERS:libconc/include/%.hpp=$(BUILD)/headers/%.ok)
 headers: $(HEADER_OK)
 $(BUILD)/headers/%.ok: libconc/include/%.hpp
 	@mkdir -p $(@D)
@@ -124,18 +125,20 @@ $(BUILD)/conc.pc: Makefile
 	  'Version: $(VERSION)' 'Cflags: -std=c++20 -pthread -I$${includedir}' 'Libs: -L$${libdir} -lconc -pthread' > $@
 
 install: all $(BUILD)/conc.pc
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/conc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/conc/detail
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/conc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/conc/
+	install -m 644 $(DETAIL_HEADERS) $(DESTDIR)$(PREFIX)/include/conc/detail/
 	for p in $(MAN_PAGES); do s=$${p#man/}; s=$${s%%/*}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/$$s && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/$$s/; done
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)$(PREFIX)/lib/libconc.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/conc.pc
-	rm -rf $(DESTDIR)$(PREFIX)/include/conc
+	rm -f $(HEADERS:libconc/include/%=$(DESTDIR)$(PREFIX)/include/%) $(DETAIL_HEADERS:libconc/include/%=$(DESTDIR)$(PREFIX)/include/%)
+	-rmdir $(DESTDIR)$(PREFIX)/include/conc/detail $(DESTDIR)$(PREFIX)/include/conc 2>/dev/null
 	for p in $(MAN_PAGES); do s=$${p#man/}; s=$${s%%/*}; rm -f $(DESTDIR)$(PREFIX)/share/man/$$s/$${p##*/}; done
 
 clean:

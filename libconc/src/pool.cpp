@@ -145,17 +145,6 @@ int reap(pid_t pid) {
     return st;
 }
 
-template <class T>
-void put(std::string& s, T v) {
-    s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <class T>
-T get_at(const char* p) {
-    T v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
 // The worker process: frames in on `in`, frames out on `out`, until end of file.
 [[noreturn]] void worker_main(const fork_pool::function& fn, int in, int out) {
     try {
@@ -167,36 +156,31 @@ T get_at(const char* p) {
             buf.resize(len);
             if (read_full(in, buf.data(), len) != len) break;
             const char* p = buf.data();
-            auto count = get_at<std::uint32_t>(p);
+            auto count = detail::wire_load<std::uint32_t>(p);
             p += 4;
-            std::size_t used = 8;
+            std::size_t used = detail::wire_length_size;
             // Raw writes into a buffer grown by doubling: per-item appends cost more than fn here.
-            auto emit = [&](char ok, std::string_view r) {
-                std::size_t need = used + 5 + r.size();
+            auto emit = [&](bool ok, std::string_view r) {
+                std::size_t need = used + detail::wire_result_header + r.size();
                 if (need > res.size()) res.resize(std::max(need, 2 * res.size()));
-                char* d = res.data() + used;
-                d[0] = ok;
-                auto n = std::uint32_t(r.size());
-                std::memcpy(d + 1, &n, 4);
-                detail::copy_bytes(d + 5, r.data(), r.size());
+                detail::wire_put_result(res.data() + used, ok, r);
                 used = need;
             };
             if (res.size() < 4096) res.resize(4096);
             for (std::uint32_t i = 0; i < count; ++i) {
-                auto n = get_at<std::uint32_t>(p);
-                p += 4;
+                auto n = detail::wire_load<std::uint32_t>(p);
+                p += detail::wire_item_header;
                 std::string_view item(p, n);
                 p += n;
                 try {
-                    emit('\1', fn(item));
+                    emit(true, fn(item));
                 } catch (const std::exception& e) {
-                    emit('\0', e.what());
+                    emit(false, e.what());
                 } catch (...) {
-                    emit('\0', "unknown exception");
+                    emit(false, "unknown exception");
                 }
             }
-            std::uint64_t plen = used - 8;
-            std::memcpy(res.data(), &plen, 8);
+            detail::wire_store(res.data(), std::uint64_t(used - detail::wire_length_size));
             write_all(out, res.data(), used);
         }
     } catch (...) {
@@ -238,27 +222,24 @@ struct fork_job {
     void complete(const char* p, std::size_t len) {
         const char* end = p + len;
         if (!chunk) {
-            if (len < 5) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
-            bool ok = *p;
-            auto n = get_at<std::uint32_t>(p + 1);
-            if (ok)
-                one.set_value(std::string(p + 5, n));
+            if (len < wire_result_header) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
+            auto r = wire_get_result(p);
+            if (r.ok)
+                one.set_value(std::string(r.data, r.size));
             else
-                fail(std::make_exception_ptr(remote_error(std::string(p + 5, n))));
+                fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
             return;
         }
         std::vector<std::string> out;
         out.reserve(count);
-        for (std::uint32_t i = 0; i < count && end - p >= 5; ++i) {
-            bool ok = *p;
-            auto n = get_at<std::uint32_t>(p + 1);
-            p += 5;
-            if (!ok) return fail(std::make_exception_ptr(remote_error(std::string(p, n))));
-            if (n <= 15)  // a fixed-size copy into the inline buffer, then the length
-                out.emplace_back(p, std::size_t(15)).resize(n);
+        for (std::uint32_t i = 0; i < count && std::size_t(end - p) >= wire_result_header; ++i) {
+            auto r = wire_get_result(p);
+            if (!r.ok) return fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
+            if (r.size <= 15)  // a fixed-size copy into the inline buffer, then the length
+                out.emplace_back(r.data, std::size_t(15)).resize(r.size);
             else
-                out.emplace_back(p, n);
-            p += n;
+                out.emplace_back(r.data, r.size);
+            p = r.data + r.size;
         }
         many.set_value(std::move(out));
     }
@@ -445,16 +426,16 @@ struct fork_pool::impl {
             if (n == 0) return false;
             w.in_len += std::size_t(n);
             std::size_t off = 0;
-            while (w.in_len - off >= 8) {
-                auto len = get_at<std::uint64_t>(w.in.data() + off);
-                if (w.in_len - off - 8 < len) break;
+            while (w.in_len - off >= detail::wire_length_size) {
+                auto len = detail::wire_load<std::uint64_t>(w.in.data() + off);
+                if (w.in_len - off - detail::wire_length_size < len) break;
                 if (!w.outstanding.empty()) {
                     auto job = std::move(w.outstanding.front());
                     w.outstanding.pop_front();
                     --w.write_idx;
-                    job->complete(w.in.data() + off + 8, len);
+                    job->complete(w.in.data() + off + detail::wire_length_size, len);
                 }
-                off += 8 + len;
+                off += detail::wire_length_size + len;
             }
             if (off) {
                 std::memmove(w.in.data(), w.in.data() + off, w.in_len - off);
@@ -585,20 +566,16 @@ unsigned fork_pool::size() const noexcept { return unsigned(impl_->workers.size(
 future<std::string> fork_pool::apply_async(std::string_view item) {
     auto job = std::make_unique<fork_job>();
     job->count = 1;
-    put(job->frame, std::uint64_t(8 + item.size()));
-    put(job->frame, std::uint32_t(1));
-    put(job->frame, std::uint32_t(item.size()));
-    job->frame.append(item);
+    job->frame = detail::wire_request(item);
     auto f = job->one.get_future();
     impl_->submit(std::move(job));
     return f;
 }
 
 future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
+    if (frame.size() < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
+    detail::wire_finish_request(frame.data(), frame.size(), count);
     auto job = std::make_unique<fork_job>();
-    std::uint64_t plen = frame.size() - 8;
-    std::memcpy(frame.data(), &plen, 8);
-    std::memcpy(frame.data() + 8, &count, 4);
     job->frame = std::move(frame);
     job->count = count;
     job->chunk = true;
@@ -609,11 +586,9 @@ future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std:
 
 future<std::vector<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
                                                          std::size_t size, std::uint32_t count) {
-    if (size < 12) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
+    if (size < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
+    detail::wire_finish_request(frame.get(), size, count);
     auto job = std::make_unique<fork_job>();
-    std::uint64_t plen = size - 8;
-    std::memcpy(frame.get(), &plen, 8);
-    std::memcpy(frame.get() + 8, &count, 4);
     job->raw = std::move(frame);
     job->raw_size = size;
     job->count = count;
