@@ -1,9 +1,7 @@
 #include "conc/loop.hpp"
 #include "conc/signals.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,14 +17,8 @@ thread_local loop* tl_current = nullptr;
 std::atomic<int> g_signal_fd{-1};
 
 extern "C" void on_signal(int sig) {
-    int saved = errno;
-    unsigned char b = static_cast<unsigned char>(sig);
     int fd = g_signal_fd.load(std::memory_order_relaxed);
-    if (fd >= 0) {
-        ssize_t r = ::write(fd, &b, 1);   // a full pipe already holds a wake-up
-        (void)r;
-    }
-    errno = saved;
+    if (fd >= 0) notify_self_pipe(fd, static_cast<unsigned char>(sig));
 }
 
 struct current_guard {
@@ -103,11 +95,17 @@ void job_base::finish() noexcept {
 
 // ---- loop ----------------------------------------------------------------
 
-// A pipe of the loop's own, always polled (after the tasks' fds).
+// A self-pipe of the loop's own, always polled (after the tasks' fds).
 struct loop::internal_reader {
-    int fd = -1;
+    pipe_pair pipe = make_self_pipe();
     std::function<void()> on_ready;
 };
+
+std::unique_ptr<loop::internal_reader> loop::add_internal_reader(std::unique_ptr<internal_reader> r) {
+    internal_readers_.push_back(r.get());
+    pollfds_.push_back({r->pipe.read.get(), POLLIN, 0});   // after every task fd, for good
+    return r;
+}
 
 struct loop::installed_signal {
     int sig;
@@ -116,16 +114,9 @@ struct loop::installed_signal {
 };
 
 loop::loop() {
-    post_pipe_ = make_pipe(O_NONBLOCK);
-    post_reader_ = std::make_unique<internal_reader>();
-    post_reader_->fd = post_pipe_.read.get();
-    post_reader_->on_ready = [this] { drain_posted(); };
-    add_internal_reader(*post_reader_);
-}
-
-void loop::add_internal_reader(internal_reader& r) {
-    internal_readers_.push_back(&r);
-    pollfds_.push_back({r.fd, POLLIN, 0});   // after every task fd, for good
+    auto r = std::make_unique<internal_reader>();
+    r->on_ready = [this] { drain_posted(); };
+    post_reader_ = add_internal_reader(std::move(r));
 }
 
 loop::~loop() {
@@ -137,11 +128,11 @@ loop::~loop() {
         if (auto f = std::exchange(j->frame, {})) f.destroy();
     }
     ready_.clear();
+    for (auto& s : installed_) ::sigaction(s->sig, &s->old, nullptr);
+    if (signal_reader_) g_signal_fd.store(-1);   // before its pipe is closed
     internal_readers_.clear();
     post_reader_.reset();
     signal_reader_.reset();
-    for (auto& s : installed_) ::sigaction(s->sig, &s->old, nullptr);
-    if (signal_pipe_.write) g_signal_fd.store(-1);
 }
 
 loop& loop::current() {
@@ -417,13 +408,9 @@ bool loop::child_awaiter::await_ready() {
         return true;
     }
     lp->watch_signal(SIGCHLD);   // before the check, so an exit after it is not missed
-    int st;
-    pid_t r;
-    do r = ::waitpid(pid, &st, WNOHANG);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) throw sys_error("waitpid");
-    if (r == 0) return false;
-    status = exit_status::from_wait(st);
+    auto s = try_reap(pid);
+    if (!s) return false;
+    status = *s;
     return true;
 }
 
@@ -445,13 +432,14 @@ void loop::reap_children() {
     for (std::size_t i = children_.size(); i-- > 0;) {
         if (i >= children_.size()) continue;
         detail::child_waiter* w = children_[i];
-        int st;
-        pid_t r;
-        do r = ::waitpid(w->pid, &st, WNOHANG);
-        while (r < 0 && errno == EINTR);
-        if (r == 0) continue;
-        // r < 0: someone else reaped it; report it as exited 255 rather than wait forever.
-        w->status = r > 0 ? exit_status::from_wait(st) : exit_status::exited_with(255);
+        std::optional<exit_status> s;
+        try {
+            s = try_reap(w->pid);
+        } catch (const sys_error&) {   // someone else reaped it: exit 255 rather than wait forever
+            s = exit_status::exited_with(255);
+        }
+        if (!s) continue;
+        w->status = *s;
         remove_child(*w);
         w->fire();
     }
@@ -460,17 +448,14 @@ void loop::reap_children() {
 
 void loop::watch_signal(int sig) {
     if (!signal_reader_) {
+        auto r = std::make_unique<internal_reader>();
         int expected = -1;
-        pipe_pair p = make_pipe(O_NONBLOCK);
-        if (!g_signal_fd.compare_exchange_strong(expected, p.write.get()))
+        if (!g_signal_fd.compare_exchange_strong(expected, r->pipe.write.get()))
             throw std::logic_error("conc::loop: another loop already handles signals");
-        signal_pipe_ = std::move(p);
-        signal_reader_ = std::make_unique<internal_reader>();
-        signal_reader_->fd = signal_pipe_.read.get();
-        signal_reader_->on_ready = [this] {
+        r->on_ready = [this, fd = r->pipe.read.get()] {
             unsigned char buf[256];
             long n;
-            while ((n = read_some(signal_pipe_.read.get(), buf, sizeof buf)) > 0) {
+            while ((n = read_some(fd, buf, sizeof buf)) > 0) {
                 bool chld = false;
                 for (long i = 0; i < n; ++i) {
                     if (buf[i] == SIGCHLD) chld = true;
@@ -479,7 +464,7 @@ void loop::watch_signal(int sig) {
                 if (chld) on_signal_byte(SIGCHLD);
             }
         };
-        add_internal_reader(*signal_reader_);
+        signal_reader_ = add_internal_reader(std::move(r));
     }
     if (sig == SIGCHLD && sigchld_) return;
     for (auto& s : installed_)
@@ -531,17 +516,11 @@ void loop::post(std::function<void()> fn) {
         first = posted_.empty();
         posted_.push_back(std::move(fn));
     }
-    if (first) {
-        char b = 1;
-        ssize_t r = ::write(post_pipe_.write.get(), &b, 1);   // a full pipe already holds a wake-up
-        (void)r;
-    }
+    if (first) notify_self_pipe(post_reader_->pipe.write.get());
 }
 
 void loop::drain_posted() {
-    char buf[64];
-    while (read_some(post_pipe_.read.get(), buf, sizeof buf) > 0) {
-    }
+    drain_self_pipe(post_reader_->pipe.read.get());
     std::vector<std::function<void()>> fns;
     {
         std::lock_guard g(post_mu_);

@@ -1,9 +1,7 @@
 #include "conc/pool.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +9,7 @@
 
 #include "conc/error.hpp"
 #include "conc/fd.hpp"
+#include "conc/process.hpp"
 
 namespace conc {
 
@@ -129,20 +128,6 @@ void unregister_fd(unique_fd& fd) {
     std::lock_guard lk(registry_m);
     registry.erase(fd.get());
     fd.reset();
-}
-
-std::string describe_status(int st) {
-    if (WIFSIGNALED(st)) return "worker died: killed by signal " + std::to_string(WTERMSIG(st));
-    if (WIFEXITED(st)) return "worker died: exited " + std::to_string(WEXITSTATUS(st));
-    return "worker died";
-}
-
-int reap(pid_t pid) {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) return 0;
-    }
-    return st;
 }
 
 // The worker process: frames in on `in`, frames out on `out`, until end of file.
@@ -272,7 +257,7 @@ struct fork_pool::impl {
     bool closed = false, terminating = false, wake_sent = false;
     bool running = true;  // the I/O thread has not finished
 
-    unique_fd wake_r, wake_w;
+    pipe_pair wake_pipe;   // a self-pipe: submit(), close() and terminate() wake the I/O thread
     std::thread io;
     std::mutex join_m;
 
@@ -284,19 +269,17 @@ struct fork_pool::impl {
         ::pthread_sigmask(SIG_SETMASK, nullptr, &child_mask);
         {
             std::lock_guard lk(registry_m);
-            auto p = make_pipe(O_NONBLOCK);
-            wake_r = std::move(p.read);
-            wake_w = std::move(p.write);
-            registry.insert(wake_r.get());
-            registry.insert(wake_w.get());
+            wake_pipe = make_self_pipe();
+            registry.insert(wake_pipe.read.get());
+            registry.insert(wake_pipe.write.get());
         }
         workers.resize(n);
         try {
             for (auto& w : workers) spawn(w);
         } catch (...) {
             kill_all();
-            unregister_fd(wake_r);
-            unregister_fd(wake_w);
+            unregister_fd(wake_pipe.read);
+            unregister_fd(wake_pipe.write);
             throw;
         }
         // The I/O thread blocks every signal: it must not take the process's
@@ -309,8 +292,8 @@ struct fork_pool::impl {
         } catch (...) {
             ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
             kill_all();
-            unregister_fd(wake_r);
-            unregister_fd(wake_w);
+            unregister_fd(wake_pipe.read);
+            unregister_fd(wake_pipe.write);
             throw;
         }
         ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -350,11 +333,16 @@ struct fork_pool::impl {
         w.sent = 0;
     }
 
-    // Closes our ends and reaps; returns the wait status.
-    int retire(worker& w, bool kill_first) {
+    // Closes our ends and reaps; returns how the worker ended (not known if
+    // it could not be reaped).
+    exit_status retire(worker& w, bool kill_first) {
         if (kill_first) ::kill(w.pid, SIGKILL);
         unregister_fd(w.task_w);
-        int st = reap(w.pid);
+        exit_status st;
+        try {
+            st = reap(w.pid);
+        } catch (const sys_error&) {   // not our child any more: nothing to wait for
+        }
         unregister_fd(w.result_r);
         w.pid = -1;
         return st;
@@ -369,8 +357,7 @@ struct fork_pool::impl {
         // caller holds m
         if (wake_sent || !running) return;
         wake_sent = true;
-        char c = 0;
-        (void)write_some(wake_w.get(), &c, 1);
+        notify_self_pipe(wake_pipe.write.get());
     }
 
     void submit(std::unique_ptr<fork_job> job) {
@@ -451,9 +438,9 @@ struct fork_pool::impl {
     }
 
     void on_death(worker& w) {
-        int st = retire(w, true);
+        exit_status st = retire(w, true);
         if (!w.outstanding.empty()) {
-            w.outstanding.front()->fail(std::make_exception_ptr(worker_died(describe_status(st))));
+            w.outstanding.front()->fail(std::make_exception_ptr(worker_died("worker died: " + st.describe())));
             // The others were never started: the worker takes its tasks in order.
             for (std::size_t i = w.outstanding.size(); i-- > 1;)
                 pending.push_front(std::move(w.outstanding[i]));
@@ -493,8 +480,8 @@ struct fork_pool::impl {
         }
         std::lock_guard lk(m);
         running = false;
-        unregister_fd(wake_r);
-        unregister_fd(wake_w);
+        unregister_fd(wake_pipe.read);
+        unregister_fd(wake_pipe.write);
     }
 
     void io_loop() {
@@ -526,7 +513,7 @@ struct fork_pool::impl {
                 }
             }
             pfds.clear();
-            pfds.push_back({wake_r.get(), POLLIN, 0});
+            pfds.push_back({wake_pipe.read.get(), POLLIN, 0});
             for (auto& w : workers) {
                 pfds.push_back({w.result_r.get(), POLLIN, 0});
                 pfds.push_back({w.wants_write() ? w.task_w.get() : -1, POLLOUT, 0});
@@ -535,11 +522,7 @@ struct fork_pool::impl {
                 if (errno == EINTR) continue;
                 throw sys_error("poll");
             }
-            if (pfds[0].revents) {
-                char buf[64];
-                while (read_some(wake_r.get(), buf, sizeof buf) > 0) {
-                }
-            }
+            if (pfds[0].revents) drain_self_pipe(wake_pipe.read.get());
             for (std::size_t i = 0; i < workers.size(); ++i) {
                 auto& w = workers[i];
                 if (!w.alive()) continue;

@@ -369,7 +369,7 @@ Test(fork_pool, worker_killed_mid_task_fails_only_its_task) {
                     fs[i].get();
                     cr_assert_fail("task %d should have failed", i);
                 } catch (const worker_died& e) {
-                    cr_assert_str_eq(e.what(), i == 100 ? "worker died: killed by signal 9" : "worker died: exited 3");
+                    cr_assert_str_eq(e.what(), i == 100 ? "worker died: killed by signal 9" : "worker died: exit 3");
                 }
             } else {
                 cr_assert_eq(fs[i].get(), std::to_string(i * i));

@@ -321,7 +321,7 @@ private:
     void run_ready();
     void update_poll(int fd);
     void compact_poll() noexcept;
-    void add_internal_reader(internal_reader& r);
+    std::unique_ptr<internal_reader> add_internal_reader(std::unique_ptr<internal_reader> r);
     void heap_up(std::size_t i) noexcept;
     void heap_down(std::size_t i) noexcept;
     void heap_swap(std::size_t a, std::size_t b) noexcept;
@@ -351,12 +351,10 @@ private:
     std::size_t live_count_ = 0;
     int holds_ = 0;
 
-    pipe_pair post_pipe_;
     std::mutex post_mu_;
     std::vector<std::function<void()>> posted_;
     std::unique_ptr<internal_reader> post_reader_;
 
-    pipe_pair signal_pipe_;
     std::unique_ptr<internal_reader> signal_reader_;
     struct installed_signal;
     std::vector<std::unique_ptr<installed_signal>> installed_;

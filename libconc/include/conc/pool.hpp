@@ -39,7 +39,8 @@ public:
 };
 
 // A fork_pool worker process died with tasks of this future on it:
-// what() is "worker died: killed by signal 9" or "worker died: exited 3".
+// what() is "worker died: " and exit_status::describe(), e.g.
+// "worker died: killed by signal 9" or "worker died: exit 3".
 class worker_died : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
