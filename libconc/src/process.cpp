@@ -131,7 +131,7 @@ void reap_orphans() noexcept {
     for (std::size_t i = 0; i < orphans.size();) {
         try {
             if (!try_reap(orphans[i])) { ++i; continue; }
-        } catch (const sys_error&) {   // not ours any more (ECHILD)
+        } catch (...) {   // ECHILD: not ours any more (and nothing may leave a noexcept function)
         }
         orphans[i] = orphans.back();   // reaped, or not ours any more
         orphans.pop_back();
