@@ -1,6 +1,7 @@
 # conc: one non-recursive makefile.  Everything is built under $(BUILD).
 #   make            libconc.a and every tool
-#   make check      Criterion unit tests, then Bats end-to-end tests
+#   make check      every public header compiled on its own, Criterion unit tests, then Bats end-to-end tests
+#   make headers    each public header compiled alone (a tiny TU per header): it includes what it uses
 #   make sanitize   the same under ASan+UBSan (build/asan)
 #   make tsan       the unit tests under ThreadSanitizer (build/tsan)
 #   make bench      tests/bench/*.sh
@@ -38,8 +39,9 @@ tool_objs = $(filter-out %/main.o $(COMMON_OBJ),$(patsubst %.cpp,$(BUILD)/obj/%.
 
 MAN_PAGES := $(wildcard man/man*/*.[1-9])
 HEADERS   := $(wildcard libconc/include/conc/*.hpp)
+DETAIL_HEADERS := $(wildcard libconc/include/conc/detail/*.hpp)
 
-.PHONY: all check unit e2e sanitize tsan bench lint deps install uninstall clean $(BUILD)/conc.pc
+.PHONY: all check headers unit e2e sanitize tsan bench lint deps install uninstall clean $(BUILD)/conc.pc
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -74,8 +76,17 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 # Builds in parallel even when called as plain "make deps check".
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check:
+	$(MAKE) -j$(JOBS) headers
 	$(MAKE) -j$(JOBS) unit
 	$(MAKE) -j$(JOBS) e2e
+
+# A header that compiles only after another include is a bug for the user who includes it alone.
+HEADER_OK := $(HEADERS:libconc/include/%.hpp=$(BUILD)/headers/%.ok) $(DETAIL_HEADERS:libconc/include/%.hpp=$(BUILD)/headers/%.ok)
+headers: $(HEADER_OK)
+$(BUILD)/headers/%.ok: libconc/include/%.hpp
+	@mkdir -p $(@D)
+	echo '#include "$*.hpp"' | $(CXX) $(ALLFLAGS) -fsyntax-only -x c++ -
+	@touch $@
 
 # Each unit test binary runs on its own; all of them run even if one fails.
 unit: $(UNIT_BIN)
@@ -114,18 +125,20 @@ $(BUILD)/conc.pc: Makefile
 	  'Version: $(VERSION)' 'Cflags: -std=c++20 -pthread -I$${includedir}' 'Libs: -L$${libdir} -lconc -pthread' > $@
 
 install: all $(BUILD)/conc.pc
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/conc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/conc/detail
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/conc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/conc/
+	install -m 644 $(DETAIL_HEADERS) $(DESTDIR)$(PREFIX)/include/conc/detail/
 	for p in $(MAN_PAGES); do s=$${p#man/}; s=$${s%%/*}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/$$s && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/$$s/; done
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)$(PREFIX)/lib/libconc.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/conc.pc
-	rm -rf $(DESTDIR)$(PREFIX)/include/conc
+	rm -f $(HEADERS:libconc/include/%=$(DESTDIR)$(PREFIX)/include/%) $(DETAIL_HEADERS:libconc/include/%=$(DESTDIR)$(PREFIX)/include/%)
+	-rmdir $(DESTDIR)$(PREFIX)/include/conc/detail $(DESTDIR)$(PREFIX)/include/conc 2>/dev/null
 	for p in $(MAN_PAGES); do s=$${p#man/}; s=$${s%%/*}; rm -f $(DESTDIR)$(PREFIX)/share/man/$$s/$${p##*/}; done
 
 clean:

@@ -17,6 +17,21 @@ pipe_pair make_pipe(int extra_flags) {
     return {unique_fd(p[0]), unique_fd(p[1])};
 }
 
+pipe_pair make_self_pipe() { return make_pipe(O_NONBLOCK); }
+
+void notify_self_pipe(int write_fd, unsigned char byte) noexcept {
+    int saved = errno;
+    ssize_t r = ::write(write_fd, &byte, 1);
+    (void)r;
+    errno = saved;
+}
+
+void drain_self_pipe(int read_fd) {
+    char buf[64];
+    while (read_some(read_fd, buf, sizeof buf) > 0) {
+    }
+}
+
 static void set_flag(int fd, int get, int set, int flag, bool on, const char* doing) {
     int f = check(::fcntl(fd, get), doing);
     int nf = on ? (f | flag) : (f & ~flag);

@@ -1,9 +1,7 @@
 #include "conc/loop.hpp"
 #include "conc/signals.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,14 +17,8 @@ thread_local loop* tl_current = nullptr;
 std::atomic<int> g_signal_fd{-1};
 
 extern "C" void on_signal(int sig) {
-    int saved = errno;
-    unsigned char b = static_cast<unsigned char>(sig);
     int fd = g_signal_fd.load(std::memory_order_relaxed);
-    if (fd >= 0) {
-        ssize_t r = ::write(fd, &b, 1);   // a full pipe already holds a wake-up
-        (void)r;
-    }
-    errno = saved;
+    if (fd >= 0) notify_self_pipe(fd, static_cast<unsigned char>(sig));
 }
 
 struct current_guard {
@@ -99,85 +91,21 @@ void job_base::finish() noexcept {
     self.reset();   // the runner's own reference keeps *this alive until it ends
 }
 
-multi_wait::multi_wait(loop& l, std::vector<job_base*> jobs, wait_policy p,
-                       std::optional<clock::time_point> deadline)
-    : jobs_(std::move(jobs)), policy_(p) {
-    lp = &l;
-    if (deadline) {
-        timer_.emplace();
-        timer_->lp = &l;
-        timer_->parent = this;
-        timer_->deadline = *deadline;
-        expired_ = *deadline <= clock::now();
-    }
-}
-
-bool multi_wait::satisfied() const noexcept {
-    std::size_t done = 0;
-    for (auto* j : jobs_) {
-        if (!j->done) continue;
-        ++done;
-        if (policy_ == wait_policy::first_completed) return true;
-        if (policy_ == wait_policy::first_exception && j->error && !j->was_cancelled) return true;
-    }
-    return done == jobs_.size();
-}
-
-bool multi_wait::await_suspend(std::coroutine_handle<> h) {
-    if (!loop_access::begin_wait(*lp, *this, h)) return false;
-    subs_ = std::make_unique<sub[]>(jobs_.size());
-    done_count_ = 0;
-    for (std::size_t i = 0; i < jobs_.size(); ++i) {
-        if (jobs_[i]->done) {
-            ++done_count_;
-            continue;
-        }
-        subs_[i].lp = lp;
-        subs_[i].parent = this;
-        subs_[i].job = jobs_[i];
-        jobs_[i]->completion.push_back(&subs_[i]);
-    }
-    if (timer_) loop_access::add_timer(*lp, *timer_);
-    return true;
-}
-
-void multi_wait::detach() noexcept {
-    if (subs_)
-        for (std::size_t i = 0; i < jobs_.size(); ++i) subs_[i].detach();
-    if (timer_) timer_->detach();
-    waiter::detach();
-}
-
-void multi_wait::complete() {
-    detach();
-    loop_access::wake(*lp, *this);
-}
-
-// Each finishing job is looked at once, not the whole set again: gather()
-// over n tasks stays O(n).
-void multi_wait::job_done(job_base& j) {
-    ++done_count_;
-    bool now = done_count_ == jobs_.size() || policy_ == wait_policy::first_completed ||
-               (policy_ == wait_policy::first_exception && j.error && !j.was_cancelled);
-    if (now) complete();
-}
-
-void multi_wait::sub::fire() { parent->job_done(*job); }
-
-void multi_wait::deadline_timer::fire() {
-    parent->expired_ = true;
-    parent->complete();
-}
-
 }  // namespace detail
 
 // ---- loop ----------------------------------------------------------------
 
-// A pipe of the loop's own, always polled (after the tasks' fds).
+// A self-pipe of the loop's own, always polled (after the tasks' fds).
 struct loop::internal_reader {
-    int fd = -1;
+    pipe_pair pipe = make_self_pipe();
     std::function<void()> on_ready;
 };
+
+std::unique_ptr<loop::internal_reader> loop::add_internal_reader(std::unique_ptr<internal_reader> r) {
+    internal_readers_.push_back(r.get());
+    pollfds_.push_back({r->pipe.read.get(), POLLIN, 0});   // after every task fd, for good
+    return r;
+}
 
 struct loop::installed_signal {
     int sig;
@@ -186,16 +114,9 @@ struct loop::installed_signal {
 };
 
 loop::loop() {
-    post_pipe_ = make_pipe(O_NONBLOCK);
-    post_reader_ = std::make_unique<internal_reader>();
-    post_reader_->fd = post_pipe_.read.get();
-    post_reader_->on_ready = [this] { drain_posted(); };
-    add_internal_reader(*post_reader_);
-}
-
-void loop::add_internal_reader(internal_reader& r) {
-    internal_readers_.push_back(&r);
-    pollfds_.push_back({r.fd, POLLIN, 0});   // after every task fd, for good
+    auto r = std::make_unique<internal_reader>();
+    r->on_ready = [this] { drain_posted(); };
+    post_reader_ = add_internal_reader(std::move(r));
 }
 
 loop::~loop() {
@@ -207,11 +128,11 @@ loop::~loop() {
         if (auto f = std::exchange(j->frame, {})) f.destroy();
     }
     ready_.clear();
+    for (auto& s : installed_) ::sigaction(s->sig, &s->old, nullptr);
+    if (signal_reader_) g_signal_fd.store(-1);   // before its pipe is closed
     internal_readers_.clear();
     post_reader_.reset();
     signal_reader_.reset();
-    for (auto& s : installed_) ::sigaction(s->sig, &s->old, nullptr);
-    if (signal_pipe_.write) g_signal_fd.store(-1);
 }
 
 loop& loop::current() {
@@ -487,13 +408,9 @@ bool loop::child_awaiter::await_ready() {
         return true;
     }
     lp->watch_signal(SIGCHLD);   // before the check, so an exit after it is not missed
-    int st;
-    pid_t r;
-    do r = ::waitpid(pid, &st, WNOHANG);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) throw sys_error("waitpid");
-    if (r == 0) return false;
-    status = exit_status::from_wait(st);
+    auto s = try_reap(pid);
+    if (!s) return false;
+    status = *s;
     return true;
 }
 
@@ -515,13 +432,14 @@ void loop::reap_children() {
     for (std::size_t i = children_.size(); i-- > 0;) {
         if (i >= children_.size()) continue;
         detail::child_waiter* w = children_[i];
-        int st;
-        pid_t r;
-        do r = ::waitpid(w->pid, &st, WNOHANG);
-        while (r < 0 && errno == EINTR);
-        if (r == 0) continue;
-        // r < 0: someone else reaped it; report it as exited 255 rather than wait forever.
-        w->status = r > 0 ? exit_status::from_wait(st) : exit_status::exited_with(255);
+        std::optional<exit_status> s;
+        try {
+            s = try_reap(w->pid);
+        } catch (const sys_error&) {   // someone else reaped it: exit 255 rather than wait forever
+            s = exit_status::exited_with(255);
+        }
+        if (!s) continue;
+        w->status = *s;
         remove_child(*w);
         w->fire();
     }
@@ -530,17 +448,14 @@ void loop::reap_children() {
 
 void loop::watch_signal(int sig) {
     if (!signal_reader_) {
+        auto r = std::make_unique<internal_reader>();
         int expected = -1;
-        pipe_pair p = make_pipe(O_NONBLOCK);
-        if (!g_signal_fd.compare_exchange_strong(expected, p.write.get()))
+        if (!g_signal_fd.compare_exchange_strong(expected, r->pipe.write.get()))
             throw std::logic_error("conc::loop: another loop already handles signals");
-        signal_pipe_ = std::move(p);
-        signal_reader_ = std::make_unique<internal_reader>();
-        signal_reader_->fd = signal_pipe_.read.get();
-        signal_reader_->on_ready = [this] {
+        r->on_ready = [this, fd = r->pipe.read.get()] {
             unsigned char buf[256];
             long n;
-            while ((n = read_some(signal_pipe_.read.get(), buf, sizeof buf)) > 0) {
+            while ((n = read_some(fd, buf, sizeof buf)) > 0) {
                 bool chld = false;
                 for (long i = 0; i < n; ++i) {
                     if (buf[i] == SIGCHLD) chld = true;
@@ -549,7 +464,7 @@ void loop::watch_signal(int sig) {
                 if (chld) on_signal_byte(SIGCHLD);
             }
         };
-        add_internal_reader(*signal_reader_);
+        signal_reader_ = add_internal_reader(std::move(r));
     }
     if (sig == SIGCHLD && sigchld_) return;
     for (auto& s : installed_)
@@ -601,71 +516,17 @@ void loop::post(std::function<void()> fn) {
         first = posted_.empty();
         posted_.push_back(std::move(fn));
     }
-    if (first) {
-        char b = 1;
-        ssize_t r = ::write(post_pipe_.write.get(), &b, 1);   // a full pipe already holds a wake-up
-        (void)r;
-    }
+    if (first) notify_self_pipe(post_reader_->pipe.write.get());
 }
 
 void loop::drain_posted() {
-    char buf[64];
-    while (read_some(post_pipe_.read.get(), buf, sizeof buf) > 0) {
-    }
+    drain_self_pipe(post_reader_->pipe.read.get());
     std::vector<std::function<void()>> fns;
     {
         std::lock_guard g(post_mu_);
         fns.swap(posted_);
     }
     for (auto& f : fns) f();
-}
-
-// ---- event, semaphore, signal_set -----------------------------------------
-
-void co::event::set() {
-    set_ = true;
-    while (detail::waiter* w = waiters_.pop_front()) w->fire();
-}
-
-void co::semaphore::release() {
-    if (detail::waiter* w = waiters_.pop_front()) w->fire();   // the permit passes straight to it
-    else ++count_;
-}
-
-signal_set::signal_set(loop& l, std::vector<int> sigs) : lp_(l), sigs_(std::move(sigs)) {
-    for (int s : sigs_) lp_.watch_signal(s);
-    lp_.add_signal_set(this);
-}
-
-signal_set::~signal_set() {
-    while (auto* w = waiters_.pop_front()) {
-        --lp_.signal_waiters_;
-        w->lp = nullptr;
-    }
-    lp_.remove_signal_set(this);
-    for (int s : sigs_) lp_.unwatch_signal(s);
-}
-
-bool signal_set::contains(int sig) const noexcept {
-    return std::find(sigs_.begin(), sigs_.end(), sig) != sigs_.end();
-}
-
-std::optional<int> signal_set::try_next() noexcept {
-    if (pending_.empty()) return std::nullopt;
-    int s = pending_.front();
-    pending_.pop_front();
-    return s;
-}
-
-void signal_set::deliver(int sig) {
-    pending_.push_back(sig);
-    if (auto* w = waiters_.pop_front()) w->fire();
-}
-
-void ignore_sigpipe() {
-    struct sigaction sa {};
-    sa.sa_handler = SIG_IGN;
-    if (::sigaction(SIGPIPE, &sa, nullptr) < 0) throw sys_error("sigaction SIGPIPE");
 }
 
 // ---- I/O helpers ---------------------------------------------------------

@@ -1,9 +1,7 @@
 #include "conc/pool.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -132,31 +130,6 @@ void unregister_fd(unique_fd& fd) {
     fd.reset();
 }
 
-std::string describe_status(int st) {
-    if (WIFSIGNALED(st)) return "worker died: killed by signal " + std::to_string(WTERMSIG(st));
-    if (WIFEXITED(st)) return "worker died: exited " + std::to_string(WEXITSTATUS(st));
-    return "worker died";
-}
-
-int reap(pid_t pid) {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) return 0;
-    }
-    return st;
-}
-
-template <class T>
-void put(std::string& s, T v) {
-    s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <class T>
-T get_at(const char* p) {
-    T v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
 // The worker process: frames in on `in`, frames out on `out`, until end of file.
 [[noreturn]] void worker_main(const fork_pool::function& fn, int in, int out) {
     try {
@@ -168,36 +141,31 @@ T get_at(const char* p) {
             buf.resize(len);
             if (read_full(in, buf.data(), len) != len) break;
             const char* p = buf.data();
-            auto count = get_at<std::uint32_t>(p);
+            auto count = detail::wire_load<std::uint32_t>(p);
             p += 4;
-            std::size_t used = 8;
+            std::size_t used = detail::wire_length_size;
             // Raw writes into a buffer grown by doubling: per-item appends cost more than fn here.
-            auto emit = [&](char ok, std::string_view r) {
-                std::size_t need = used + 5 + r.size();
+            auto emit = [&](bool ok, std::string_view r) {
+                std::size_t need = used + detail::wire_result_header + r.size();
                 if (need > res.size()) res.resize(std::max(need, 2 * res.size()));
-                char* d = res.data() + used;
-                d[0] = ok;
-                auto n = std::uint32_t(r.size());
-                std::memcpy(d + 1, &n, 4);
-                detail::copy_bytes(d + 5, r.data(), r.size());
+                detail::wire_put_result(res.data() + used, ok, r);
                 used = need;
             };
             if (res.size() < 4096) res.resize(4096);
             for (std::uint32_t i = 0; i < count; ++i) {
-                auto n = get_at<std::uint32_t>(p);
-                p += 4;
+                auto n = detail::wire_load<std::uint32_t>(p);
+                p += detail::wire_item_header;
                 std::string_view item(p, n);
                 p += n;
                 try {
-                    emit('\1', fn(item));
+                    emit(true, fn(item));
                 } catch (const std::exception& e) {
-                    emit('\0', e.what());
+                    emit(false, e.what());
                 } catch (...) {
-                    emit('\0', "unknown exception");
+                    emit(false, "unknown exception");
                 }
             }
-            std::uint64_t plen = used - 8;
-            std::memcpy(res.data(), &plen, 8);
+            detail::wire_store(res.data(), std::uint64_t(used - detail::wire_length_size));
             write_all(out, res.data(), used);
         }
     } catch (...) {
@@ -239,27 +207,24 @@ struct fork_job {
     void complete(const char* p, std::size_t len) {
         const char* end = p + len;
         if (!chunk) {
-            if (len < 5) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
-            bool ok = *p;
-            auto n = get_at<std::uint32_t>(p + 1);
-            if (ok)
-                one.set_value(std::string(p + 5, n));
+            if (len < wire_result_header) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
+            auto r = wire_get_result(p);
+            if (r.ok)
+                one.set_value(std::string(r.data, r.size));
             else
-                fail(std::make_exception_ptr(remote_error(std::string(p + 5, n))));
+                fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
             return;
         }
         std::vector<std::string> out;
         out.reserve(count);
-        for (std::uint32_t i = 0; i < count && end - p >= 5; ++i) {
-            bool ok = *p;
-            auto n = get_at<std::uint32_t>(p + 1);
-            p += 5;
-            if (!ok) return fail(std::make_exception_ptr(remote_error(std::string(p, n))));
-            if (n <= 15)  // a fixed-size copy into the inline buffer, then the length
-                out.emplace_back(p, std::size_t(15)).resize(n);
+        for (std::uint32_t i = 0; i < count && std::size_t(end - p) >= wire_result_header; ++i) {
+            auto r = wire_get_result(p);
+            if (!r.ok) return fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
+            if (r.size <= 15)  // a fixed-size copy into the inline buffer, then the length
+                out.emplace_back(r.data, std::size_t(15)).resize(r.size);
             else
-                out.emplace_back(p, n);
-            p += n;
+                out.emplace_back(r.data, r.size);
+            p = r.data + r.size;
         }
         many.set_value(std::move(out));
     }
@@ -292,7 +257,7 @@ struct fork_pool::impl {
     bool closed = false, terminating = false, wake_sent = false;
     bool running = true;  // the I/O thread has not finished
 
-    unique_fd wake_r, wake_w;
+    pipe_pair wake_pipe;   // a self-pipe: submit(), close() and terminate() wake the I/O thread
     std::thread io;
     std::mutex join_m;
 
@@ -304,19 +269,17 @@ struct fork_pool::impl {
         ::pthread_sigmask(SIG_SETMASK, nullptr, &child_mask);
         {
             std::lock_guard lk(registry_m);
-            auto p = make_pipe(O_NONBLOCK);
-            wake_r = std::move(p.read);
-            wake_w = std::move(p.write);
-            registry.insert(wake_r.get());
-            registry.insert(wake_w.get());
+            wake_pipe = make_self_pipe();
+            registry.insert(wake_pipe.read.get());
+            registry.insert(wake_pipe.write.get());
         }
         workers.resize(n);
         try {
             for (auto& w : workers) spawn(w);
         } catch (...) {
             kill_all();
-            unregister_fd(wake_r);
-            unregister_fd(wake_w);
+            unregister_fd(wake_pipe.read);
+            unregister_fd(wake_pipe.write);
             throw;
         }
         // The I/O thread blocks every signal: it must not take the process's
@@ -329,8 +292,8 @@ struct fork_pool::impl {
         } catch (...) {
             ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
             kill_all();
-            unregister_fd(wake_r);
-            unregister_fd(wake_w);
+            unregister_fd(wake_pipe.read);
+            unregister_fd(wake_pipe.write);
             throw;
         }
         ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -370,11 +333,16 @@ struct fork_pool::impl {
         w.sent = 0;
     }
 
-    // Closes our ends and reaps; returns the wait status.
-    int retire(worker& w, bool kill_first) {
+    // Closes our ends and reaps; returns how the worker ended (not known if
+    // it could not be reaped).
+    exit_status retire(worker& w, bool kill_first) {
         if (kill_first) ::kill(w.pid, SIGKILL);
         unregister_fd(w.task_w);
-        int st = reap(w.pid);
+        exit_status st;
+        try {
+            st = reap(w.pid);
+        } catch (const sys_error&) {   // not our child any more: nothing to wait for
+        }
         unregister_fd(w.result_r);
         w.pid = -1;
         return st;
@@ -389,8 +357,7 @@ struct fork_pool::impl {
         // caller holds m
         if (wake_sent || !running) return;
         wake_sent = true;
-        char c = 0;
-        (void)write_some(wake_w.get(), &c, 1);
+        notify_self_pipe(wake_pipe.write.get());
     }
 
     void submit(std::unique_ptr<fork_job> job) {
@@ -446,16 +413,16 @@ struct fork_pool::impl {
             if (n == 0) return false;
             w.in_len += std::size_t(n);
             std::size_t off = 0;
-            while (w.in_len - off >= 8) {
-                auto len = get_at<std::uint64_t>(w.in.data() + off);
-                if (w.in_len - off - 8 < len) break;
+            while (w.in_len - off >= detail::wire_length_size) {
+                auto len = detail::wire_load<std::uint64_t>(w.in.data() + off);
+                if (w.in_len - off - detail::wire_length_size < len) break;
                 if (!w.outstanding.empty()) {
                     auto job = std::move(w.outstanding.front());
                     w.outstanding.pop_front();
                     --w.write_idx;
-                    job->complete(w.in.data() + off + 8, len);
+                    job->complete(w.in.data() + off + detail::wire_length_size, len);
                 }
-                off += 8 + len;
+                off += detail::wire_length_size + len;
             }
             if (off) {
                 std::memmove(w.in.data(), w.in.data() + off, w.in_len - off);
@@ -471,9 +438,9 @@ struct fork_pool::impl {
     }
 
     void on_death(worker& w) {
-        int st = retire(w, true);
+        exit_status st = retire(w, true);
         if (!w.outstanding.empty()) {
-            w.outstanding.front()->fail(std::make_exception_ptr(worker_died(describe_status(st))));
+            w.outstanding.front()->fail(std::make_exception_ptr(worker_died("worker died: " + st.describe())));
             // The others were never started: the worker takes its tasks in order.
             for (std::size_t i = w.outstanding.size(); i-- > 1;)
                 pending.push_front(std::move(w.outstanding[i]));
@@ -513,8 +480,8 @@ struct fork_pool::impl {
         }
         std::lock_guard lk(m);
         running = false;
-        unregister_fd(wake_r);
-        unregister_fd(wake_w);
+        unregister_fd(wake_pipe.read);
+        unregister_fd(wake_pipe.write);
     }
 
     void io_loop() {
@@ -546,7 +513,7 @@ struct fork_pool::impl {
                 }
             }
             pfds.clear();
-            pfds.push_back({wake_r.get(), POLLIN, 0});
+            pfds.push_back({wake_pipe.read.get(), POLLIN, 0});
             for (auto& w : workers) {
                 pfds.push_back({w.result_r.get(), POLLIN, 0});
                 pfds.push_back({w.wants_write() ? w.task_w.get() : -1, POLLOUT, 0});
@@ -555,11 +522,7 @@ struct fork_pool::impl {
                 if (errno == EINTR) continue;
                 throw sys_error("poll");
             }
-            if (pfds[0].revents) {
-                char buf[64];
-                while (read_some(wake_r.get(), buf, sizeof buf) > 0) {
-                }
-            }
+            if (pfds[0].revents) drain_self_pipe(wake_pipe.read.get());
             for (std::size_t i = 0; i < workers.size(); ++i) {
                 auto& w = workers[i];
                 if (!w.alive()) continue;
@@ -586,20 +549,16 @@ unsigned fork_pool::size() const noexcept { return unsigned(impl_->workers.size(
 future<std::string> fork_pool::apply_async(std::string_view item) {
     auto job = std::make_unique<fork_job>();
     job->count = 1;
-    put(job->frame, std::uint64_t(8 + item.size()));
-    put(job->frame, std::uint32_t(1));
-    put(job->frame, std::uint32_t(item.size()));
-    job->frame.append(item);
+    job->frame = detail::wire_request(item);
     auto f = job->one.get_future();
     impl_->submit(std::move(job));
     return f;
 }
 
 future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
+    if (frame.size() < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
+    detail::wire_finish_request(frame.data(), frame.size(), count);
     auto job = std::make_unique<fork_job>();
-    std::uint64_t plen = frame.size() - 8;
-    std::memcpy(frame.data(), &plen, 8);
-    std::memcpy(frame.data() + 8, &count, 4);
     job->frame = std::move(frame);
     job->count = count;
     job->chunk = true;
@@ -610,11 +569,9 @@ future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std:
 
 future<std::vector<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
                                                          std::size_t size, std::uint32_t count) {
-    if (size < 12) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
+    if (size < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
+    detail::wire_finish_request(frame.get(), size, count);
     auto job = std::make_unique<fork_job>();
-    std::uint64_t plen = size - 8;
-    std::memcpy(frame.get(), &plen, 8);
-    std::memcpy(frame.get() + 8, &count, 4);
     job->raw = std::move(frame);
     job->raw_size = size;
     job->count = count;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -24,9 +23,7 @@ int exit_status::signal() const noexcept { return signaled() ? WTERMSIG(raw_) : 
 
 std::string exit_status::describe() const {
     if (!known_) return "not finished";
-    if (signaled()) {
-        return "killed by signal " + std::to_string(signal());
-    }
+    if (signaled()) return "killed by signal " + std::to_string(signal());
     return "exit " + std::to_string(code());
 }
 
@@ -114,28 +111,35 @@ process::~process() {
     }
 }
 
-exit_status process::wait() {
-    if (reaped_) return status_;
+std::optional<exit_status> try_reap(pid_t pid) {
     int st;
-    for (;;) {
-        pid_t r = ::waitpid(pid_, &st, 0);
-        if (r == pid_) break;
-        if (r < 0 && errno == EINTR) continue;
-        throw sys_error("waitpid");
-    }
-    set_reaped(exit_status::from_wait(st));
+    pid_t r;
+    do r = ::waitpid(pid, &st, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) throw sys_error("waitpid");
+    if (r == 0) return std::nullopt;
+    return exit_status::from_wait(st);
+}
+
+exit_status reap(pid_t pid) {
+    int st;
+    pid_t r;
+    do r = ::waitpid(pid, &st, 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) throw sys_error("waitpid");
+    return exit_status::from_wait(st);
+}
+
+exit_status process::wait() {
+    if (!reaped_) set_reaped(reap(pid_));
     return status_;
 }
 
 bool process::try_wait(exit_status& out) {
     if (!reaped_) {
-        int st;
-        pid_t r;
-        do r = ::waitpid(pid_, &st, WNOHANG);
-        while (r < 0 && errno == EINTR);
-        if (r == 0) return false;
-        if (r < 0) throw sys_error("waitpid");
-        set_reaped(exit_status::from_wait(st));
+        auto s = try_reap(pid_);
+        if (!s) return false;
+        set_reaped(*s);
     }
     out = status_;
     return true;
@@ -154,10 +158,11 @@ void kill_group(pid_t pgid, int sig) noexcept {
 void reap_orphans() noexcept {
     std::lock_guard g(orphans_mu);
     for (std::size_t i = 0; i < orphans.size();) {
-        int st;
-        pid_t r = ::waitpid(orphans[i], &st, WNOHANG);
-        if (r == 0) { ++i; continue; }
-        orphans[i] = orphans.back();   // reaped, or not ours any more (ECHILD)
+        try {
+            if (!try_reap(orphans[i])) { ++i; continue; }
+        } catch (...) {   // ECHILD: not ours any more (and nothing may leave a noexcept function)
+        }
+        orphans[i] = orphans.back();   // reaped, or not ours any more
         orphans.pop_back();
     }
 }

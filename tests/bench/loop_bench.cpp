@@ -25,7 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "conc/co_sync.hpp"
 #include "conc/loop.hpp"
+#include "conc/wait.hpp"
 
 using namespace conc;
 using bench_clock = std::chrono::steady_clock;

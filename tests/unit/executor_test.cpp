@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "conc/executor.hpp"
+#include "conc/wait.hpp"
 #include "coro_test.hpp"
 
 using namespace conc;

@@ -85,3 +85,19 @@ Test(fd, open_file_error_names_the_path) {
         cr_assert(std::string(e.what()).find("'/nonexistent/x.txt'") != std::string::npos);
     }
 }
+
+Test(fd, self_pipe_wakes_poll_and_drains_without_blocking) {
+    auto p = make_self_pipe();
+    cr_assert(is_nonblocking(p.read.get()) && is_nonblocking(p.write.get()));
+    drain_self_pipe(p.read.get());   // empty: returns at once
+    for (int i = 0; i < 200000; ++i) notify_self_pipe(p.write.get());   // overfills: never blocks
+    errno = 1234;
+    notify_self_pipe(p.write.get(), 7);
+    cr_assert_eq(errno, 1234, "errno is kept (signal handlers rely on it)");
+    drain_self_pipe(p.read.get());
+    char c;
+    cr_assert_eq(read_some(p.read.get(), &c, 1), -1);   // drained: nothing left
+    notify_self_pipe(p.write.get(), 9);
+    cr_assert_eq(read_some(p.read.get(), &c, 1), 1);
+    cr_assert_eq(c, 9);
+}

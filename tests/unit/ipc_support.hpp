@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "conc/process.hpp"
+
 namespace ipc {
 
 // Names in /dev/shm holding prefix (every name a test makes starts with one).
@@ -53,10 +55,11 @@ pid_t spawn_child(F f) {
 
 // The child's exit code, or 128 + the signal that killed it.
 inline int wait_exit(pid_t pid) {
-    int st = 0;
-    while (waitpid(pid, &st, 0) == -1)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    try {
+        return conc::reap(pid).shell_code();
+    } catch (const conc::sys_error&) {
+        return -1;
+    }
 }
 
 }  // namespace ipc

@@ -9,8 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include "conc/co_sync.hpp"
 #include "conc/loop.hpp"
 #include "conc/signals.hpp"
+#include "conc/wait.hpp"
 #include "coro_test.hpp"
 
 using namespace conc;

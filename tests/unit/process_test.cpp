@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 
 #include "conc/fd.hpp"
@@ -35,8 +36,9 @@ Test(process, exit_codes_and_signals_are_reported) {
     cr_assert(k.signaled());
     cr_assert_eq(k.signal(), 9);
     cr_assert_eq(k.shell_code(), 137);
-    cr_assert(k.describe().rfind("killed by signal 9", 0) == 0, "%s", k.describe().c_str());
+    cr_assert_eq(k.describe(), std::string("killed by signal 9"));
     cr_assert_eq(exit_status::exited_with(3).describe(), std::string("exit 3"));
+    cr_assert_eq(exit_status::killed_by(15).describe(), std::string("killed by signal 15"));
     cr_assert(run({"true"}).success());
     exit_status unknown;   // before a child is reaped: no status, and not a success
     cr_assert(!unknown.known() && !unknown.success() && !unknown.exited() && !unknown.signaled());
@@ -122,4 +124,30 @@ Test(process, dropped_child_is_reaped_not_left_a_zombie) {
     }
     cr_assert_eq(waitpid(pid, nullptr, WNOHANG), -1);
     cr_assert_eq(errno, ECHILD);
+}
+
+Test(process, try_reap_and_reap_report_the_status_once) {
+    for (int round = 0; round < 50; ++round) {
+        int gate[2];
+        cr_assert_eq(pipe(gate), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            char c;
+            ::close(gate[1]);
+            (void)!::read(gate[0], &c, 1);   // ends once the parent closes the gate
+            _exit(round % 7);
+        }
+        ::close(gate[0]);
+        cr_assert(!try_reap(pid).has_value(), "a running child is not reaped");
+        ::close(gate[1]);
+        exit_status s = round % 2 ? reap(pid) : [&] {
+            std::optional<exit_status> r;
+            while (!(r = try_reap(pid))) ::usleep(1000);
+            return *r;
+        }();
+        cr_assert(s.exited());
+        cr_assert_eq(s.code(), round % 7);
+        cr_assert_throw(try_reap(pid), sys_error);   // reaped already: ECHILD
+        cr_assert_throw(reap(pid), sys_error);
+    }
 }

@@ -13,6 +13,8 @@
 #include "conc/loop.hpp"
 #include "conc/reorder.hpp"
 #include "conc/signals.hpp"
+#include "conc/co_sync.hpp"
+#include "conc/wait.hpp"
 #include "conc/writer.hpp"
 #include "coro_test.hpp"
 

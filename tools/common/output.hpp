@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "conc/co_sync.hpp"
 #include "conc/loop.hpp"
 #include "conc/reorder.hpp"
 #include "conc/writer.hpp"

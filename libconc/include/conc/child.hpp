@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "conc/fd.hpp"
+#include "conc/co_sync.hpp"
 #include "conc/loop.hpp"
 #include "conc/process.hpp"
 

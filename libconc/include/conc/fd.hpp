@@ -41,6 +41,15 @@ struct pipe_pair {
 // pipe2(O_CLOEXEC | extra_flags); throws sys_error.
 pipe_pair make_pipe(int extra_flags = 0);
 
+// The self-pipe trick: a pipe that wakes a poll(2) loop from another thread
+// or from a signal handler.  make_self_pipe() is make_pipe(O_NONBLOCK).
+pipe_pair make_self_pipe();
+// Writes one byte to the write end.  Async-signal-safe, keeps errno, never
+// blocks: when the pipe is full it already holds a wake-up.
+void notify_self_pipe(int write_fd, unsigned char byte = 0) noexcept;
+// Reads and discards everything in the read end.
+void drain_self_pipe(int read_fd);
+
 void set_nonblocking(int fd, bool on = true);
 void set_cloexec(int fd, bool on = true);
 bool is_nonblocking(int fd);

@@ -2,14 +2,18 @@
 //
 // What asyncio is to Python: one thread runs many tasks, each suspended at a
 // co_await until the loop sees what it waits for (an fd ready, a timer, a
-// child's exit, a signal, another task, an event, a channel).  Everything here
-// runs on the loop's thread; only loop::post() may be called from elsewhere.
+// child's exit, a signal, another task).  Everything here runs on the loop's
+// thread; only loop::post() may be called from elsewhere.
 //
 //     conc::loop lp;
 //     int n = lp.run([]() -> conc::task<int> {
-//         auto [a, b] = co_await conc::gather(work(1), work(2));
-//         co_return a + b;
+//         auto j = conc::loop::current().spawn(work(1));
+//         co_await conc::loop::current().sleep_for(std::chrono::milliseconds(10));
+//         co_return co_await j;
 //     }());
+//
+// Waiting on several jobs, gather and timeouts are in conc/wait.hpp; the
+// coroutine-side event, semaphore and channel in conc/co_sync.hpp.
 //
 // Cancellation (job::cancel) is delivered at the task's next suspension point
 // as a conc::cancelled_error thrown out of the co_await.
@@ -19,18 +23,18 @@
 
 #include <chrono>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <string_view>
-#include <tuple>
+#include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "conc/fd.hpp"
@@ -43,12 +47,6 @@ using clock = std::chrono::steady_clock;
 
 struct cancelled_error : std::exception {
     const char* what() const noexcept override { return "cancelled"; }
-};
-struct timeout_error : std::exception {
-    const char* what() const noexcept override { return "timed out"; }
-};
-struct channel_closed : std::exception {
-    const char* what() const noexcept override { return "channel closed"; }
 };
 
 class loop;
@@ -159,14 +157,6 @@ struct child_waiter : waiter {
 
 template <class T>
 class job;
-
-enum class wait_policy { all_completed, first_completed, first_exception };
-
-template <class T>
-struct wait_result {
-    std::vector<job<T>> done;
-    std::vector<job<T>> pending;
-};
 
 class signal_set;
 
@@ -331,7 +321,7 @@ private:
     void run_ready();
     void update_poll(int fd);
     void compact_poll() noexcept;
-    void add_internal_reader(internal_reader& r);
+    std::unique_ptr<internal_reader> add_internal_reader(std::unique_ptr<internal_reader> r);
     void heap_up(std::size_t i) noexcept;
     void heap_down(std::size_t i) noexcept;
     void heap_swap(std::size_t a, std::size_t b) noexcept;
@@ -361,12 +351,10 @@ private:
     std::size_t live_count_ = 0;
     int holds_ = 0;
 
-    pipe_pair post_pipe_;
     std::mutex post_mu_;
     std::vector<std::function<void()>> posted_;
     std::unique_ptr<internal_reader> post_reader_;
 
-    pipe_pair signal_pipe_;
     std::unique_ptr<internal_reader> signal_reader_;
     struct installed_signal;
     std::vector<std::unique_ptr<installed_signal>> installed_;
@@ -472,80 +460,6 @@ runner drive(std::shared_ptr<job_state<T>> st, task<T> t) {
     st->finish();
 }
 
-// Waits on several jobs at once under a policy, with an optional deadline.
-class multi_wait : public waiter {
-public:
-    multi_wait(loop& l, std::vector<job_base*> jobs, wait_policy p, std::optional<clock::time_point> deadline);
-    ~multi_wait() override { detach(); }
-    bool await_ready() const noexcept { return satisfied() || expired_; }
-    bool await_suspend(std::coroutine_handle<> h);
-    void await_resume() const { throw_if_cancelled(); }
-    void detach() noexcept override;
-
-private:
-    struct sub : waiter {
-        multi_wait* parent = nullptr;
-        job_base* job = nullptr;
-        ~sub() override { detach(); }
-        void fire() override;
-    };
-    struct deadline_timer : timer_waiter {
-        multi_wait* parent = nullptr;
-        void fire() override;
-    };
-    bool satisfied() const noexcept;
-    void complete();
-    void job_done(job_base& j);
-
-    std::vector<job_base*> jobs_;
-    std::size_t done_count_ = 0;   // while suspended: how many of jobs_ are done
-    wait_policy policy_;
-    std::unique_ptr<sub[]> subs_;
-    std::optional<deadline_timer> timer_;
-    bool expired_ = false;
-};
-
-inline task<void> wait_jobs(std::vector<job_base*> jobs, wait_policy p,
-                            std::optional<clock::duration> timeout) {
-    std::optional<clock::time_point> deadline;
-    if (timeout) deadline = clock::now() + *timeout;
-    co_await multi_wait(loop::current(), std::move(jobs), p, deadline);
-}
-
-inline void cancel_all(const std::vector<job_base*>& jobs) {
-    for (auto* j : jobs)
-        if (!j->done) loop_access::cancel(*j->lp, *j);
-}
-
-// Cancels the jobs and waits until every one of them has finished.
-inline task<void> cancel_and_wait(std::vector<job_base*> jobs) {
-    cancel_all(jobs);
-    co_await wait_jobs(std::move(jobs), wait_policy::all_completed, std::nullopt);
-}
-
-// gather's rule for any mix of jobs: wait until all are done or one failed;
-// then cancel the rest, wait for them, and rethrow the first exception.
-// (Named vectors, not braced temporaries, in the co_awaits here and below:
-// g++ 12 miscompiles initializer lists inside co_await expressions.)
-inline task<void> gather_all(std::vector<job_base*> jobs) {
-    try {
-        co_await wait_jobs(jobs, wait_policy::first_exception, std::nullopt);
-    } catch (const cancelled_error&) {
-        cancel_all(jobs);
-        throw;
-    }
-    std::exception_ptr first;
-    for (auto* j : jobs)
-        if (j->done && j->error) {
-            first = j->error;
-            break;
-        }
-    if (first) {
-        co_await cancel_and_wait(jobs);
-        std::rethrow_exception(first);
-    }
-}
-
 }  // namespace detail
 
 template <class T>
@@ -567,246 +481,6 @@ T loop::run(task<T> t) {
     cancel_all_jobs();
     if constexpr (std::is_void_v<T>) j.result();
     else return std::move(const_cast<T&>(j.result()));
-}
-
-// asyncio.wait: returns the jobs that are done and those still pending.
-template <class T>
-task<wait_result<T>> wait(std::vector<job<T>> jobs, wait_policy policy = wait_policy::all_completed,
-                          std::optional<clock::duration> timeout = std::nullopt) {
-    std::vector<detail::job_base*> bases;
-    for (auto& j : jobs) bases.push_back(j.base());
-    co_await detail::wait_jobs(std::move(bases), policy, timeout);
-    wait_result<T> r;
-    for (auto& j : jobs) (j.done() ? r.done : r.pending).push_back(std::move(j));
-    co_return r;
-}
-
-// asyncio.wait_for: t's result, or timeout_error after d (t is then cancelled
-// and awaited before the error is thrown).
-template <class T, class Rep, class Period>
-task<T> with_timeout(task<T> t, std::chrono::duration<Rep, Period> d) {
-    auto j = loop::current().spawn(std::move(t));
-    std::vector<detail::job_base*> bases{j.base()};
-    try {
-        co_await detail::wait_jobs(bases, wait_policy::all_completed,
-                                   std::chrono::duration_cast<clock::duration>(d));
-    } catch (const cancelled_error&) {
-        j.cancel();
-        throw;
-    }
-    if (!j.done()) {
-        co_await detail::cancel_and_wait(bases);
-        if (j.cancelled()) throw timeout_error();
-    }
-    if constexpr (std::is_void_v<T>) j.result();
-    else co_return std::move(const_cast<T&>(j.result()));
-}
-
-namespace detail {
-template <class T>
-stored_t<T> take_result(job<T>& j) {
-    if constexpr (std::is_void_v<T>) { j.result(); return {}; }
-    else return std::move(const_cast<T&>(j.result()));
-}
-}  // namespace detail
-
-// asyncio.gather over a vector: every result in order.  The first exception
-// cancels the others, waits for them, and propagates.
-template <class T>
-task<std::vector<detail::stored_t<T>>> gather(std::vector<task<T>> tasks) {
-    std::vector<job<T>> jobs;
-    std::vector<detail::job_base*> bases;
-    jobs.reserve(tasks.size());
-    for (auto& t : tasks) {
-        jobs.push_back(loop::current().spawn(std::move(t)));
-        bases.push_back(jobs.back().base());
-    }
-    co_await detail::gather_all(bases);
-    std::vector<detail::stored_t<T>> out;
-    out.reserve(jobs.size());
-    for (auto& j : jobs) out.push_back(detail::take_result(j));
-    co_return out;
-}
-
-// asyncio.gather over different types: a tuple (void results become std::monostate).
-template <class... T>
-task<std::tuple<detail::stored_t<T>...>> gather(task<T>... tasks) {
-    auto& lp = loop::current();
-    std::tuple<job<T>...> jobs{lp.spawn(std::move(tasks))...};
-    std::vector<detail::job_base*> bases = std::apply([](auto&... j) { return std::vector<detail::job_base*>{j.base()...}; }, jobs);
-    co_await detail::gather_all(bases);
-    co_return std::apply([](auto&... j) { return std::tuple<detail::stored_t<T>...>{detail::take_result(j)...}; }, jobs);
-}
-
-// The loop's own event and semaphore live in conc::co: they suspend a task,
-// not a thread.  conc::event and conc::semaphore (sync.hpp) block threads and
-// processes.  Python draws the same line between asyncio.Event and
-// multiprocessing.Event.
-namespace co {
-
-// asyncio.Event.
-class event {
-public:
-    bool is_set() const noexcept { return set_; }
-    void set();
-    void clear() noexcept { set_ = false; }
-    auto wait() {
-        struct awaiter : detail::waiter {
-            event* ev;
-            explicit awaiter(event* e) : ev(e) {}
-            ~awaiter() override { detach(); }
-            bool await_ready() const noexcept { return ev->set_; }
-            bool await_suspend(std::coroutine_handle<> h) {
-                if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
-                ev->waiters_.push_back(this);
-                return true;
-            }
-            void await_resume() const { throw_if_cancelled(); }
-        };
-        return awaiter{this};
-    }
-
-private:
-    bool set_ = false;
-    detail::waiter_list waiters_;
-};
-
-// asyncio.Semaphore: acquire() suspends while the count is zero; waiters are served in order.
-class semaphore {
-public:
-    explicit semaphore(std::size_t initial) : count_(initial) {}
-    std::size_t value() const noexcept { return count_; }
-    bool try_acquire() noexcept {
-        if (count_ == 0 || !waiters_.empty()) return false;
-        --count_;
-        return true;
-    }
-    void release();
-    auto acquire() {
-        struct awaiter : detail::waiter {
-            semaphore* s;
-            explicit awaiter(semaphore* x) : s(x) {}
-            ~awaiter() override { detach(); }
-            bool await_ready() noexcept { return s->try_acquire(); }
-            bool await_suspend(std::coroutine_handle<> h) {
-                if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
-                s->waiters_.push_back(this);
-                return true;
-            }
-            void await_resume() const { throw_if_cancelled(); }
-        };
-        return awaiter{this};
-    }
-
-private:
-    std::size_t count_;
-    detail::waiter_list waiters_;
-};
-
-}  // namespace co
-
-// asyncio.Queue: a bounded FIFO between tasks.  send() suspends while full;
-// receive() suspends while empty and returns nullopt once closed and drained.
-// capacity 0 is a rendezvous: send() waits until a receiver takes the value.
-template <class T>
-class channel {
-public:
-    explicit channel(std::size_t capacity) : capacity_(capacity) {}
-    std::size_t size() const noexcept { return buf_.size(); }
-    bool closed() const noexcept { return closed_; }
-
-    // Sends without waiting; false (and v untouched) when the channel is full.
-    bool try_send(T v) { return offer(v); }
-    // Moves v in only when it can be taken now (used by send()).
-    bool offer(T& v) {
-        if (closed_) throw channel_closed();
-        if (auto* r = static_cast<recv_awaiter*>(receivers_.pop_front())) {
-            r->slot.emplace(std::move(v));
-            r->fire();
-            return true;
-        }
-        if (buf_.size() < capacity_) {
-            buf_.push_back(std::move(v));
-            return true;
-        }
-        return false;
-    }
-    std::optional<T> try_receive() {
-        if (!buf_.empty()) {
-            std::optional<T> v(std::move(buf_.front()));
-            buf_.pop_front();
-            if (auto* s = static_cast<send_awaiter*>(senders_.pop_front())) {
-                buf_.push_back(std::move(s->value));
-                s->fire();
-            }
-            return v;
-        }
-        if (auto* s = static_cast<send_awaiter*>(senders_.pop_front())) {   // rendezvous
-            std::optional<T> v(std::move(s->value));
-            s->fire();
-            return v;
-        }
-        return std::nullopt;
-    }
-    // Wakes every waiter: receivers get nullopt once the buffer is empty, senders channel_closed.
-    void close() {
-        closed_ = true;
-        while (auto* r = receivers_.pop_front()) r->fire();
-        while (auto* s = senders_.pop_front()) {
-            static_cast<send_awaiter*>(s)->refused = true;
-            s->fire();
-        }
-    }
-
-    struct send_awaiter : detail::waiter {
-        channel* ch;
-        T value;
-        bool refused = false;
-        send_awaiter(channel* c, T v) : ch(c), value(std::move(v)) {}
-        ~send_awaiter() override { detach(); }
-        bool await_ready() { return ch->offer(value); }
-        bool await_suspend(std::coroutine_handle<> h) {
-            if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
-            ch->senders_.push_back(this);
-            return true;
-        }
-        void await_resume() const {
-            throw_if_cancelled();
-            if (refused) throw channel_closed();
-        }
-    };
-    struct recv_awaiter : detail::waiter {
-        channel* ch;
-        std::optional<T> slot;
-        explicit recv_awaiter(channel* c) : ch(c) {}
-        ~recv_awaiter() override { detach(); }
-        bool await_ready() {
-            slot = ch->try_receive();
-            return slot || ch->closed_;
-        }
-        bool await_suspend(std::coroutine_handle<> h) {
-            if (!detail::loop_access::begin_wait(loop::current(), *this, h)) return false;
-            ch->receivers_.push_back(this);
-            return true;
-        }
-        std::optional<T> await_resume() {
-            throw_if_cancelled();
-            return std::move(slot);
-        }
-    };
-    send_awaiter send(T v) { return send_awaiter(this, std::move(v)); }
-    recv_awaiter receive() { return recv_awaiter(this); }
-
-private:
-    std::size_t capacity_;
-    bool closed_ = false;
-    std::deque<T> buf_;
-    detail::waiter_list senders_, receivers_;
-};
-
-namespace co {
-template <class T>
-using channel = conc::channel<T>;
 }
 
 // Coroutine I/O helpers for non-blocking fds.

@@ -28,6 +28,8 @@
 #include <variant>
 #include <vector>
 
+#include "conc/detail/pool_wire.hpp"
+
 namespace conc {
 
 // get() on a future whose task was cancelled (concurrent.futures.CancelledError).
@@ -37,7 +39,8 @@ public:
 };
 
 // A fork_pool worker process died with tasks of this future on it:
-// what() is "worker died: killed by signal 9" or "worker died: exit 3".
+// what() is "worker died: " and exit_status::describe(), e.g.
+// "worker died: killed by signal 9" or "worker died: exit 3".
 class worker_died : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -486,32 +489,6 @@ template <class F, class Range>
 using map_result_t =
     std::decay_t<std::invoke_result_t<F&, const std::ranges::range_value_t<Range>&>>;
 
-// memcpy(d, s, n) without a call into libc for the short strings (up to 16
-// bytes) that items and results mostly are: two overlapping fixed-size moves.
-inline void copy_bytes(char* d, const char* s, std::size_t n) noexcept {
-    if (n >= 8) {
-        if (n > 16) {
-            std::memcpy(d, s, n);
-            return;
-        }
-        std::uint64_t a, b;
-        std::memcpy(&a, s, 8);
-        std::memcpy(&b, s + n - 8, 8);
-        std::memcpy(d, &a, 8);
-        std::memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4) {
-        std::uint32_t a, b;
-        std::memcpy(&a, s, 4);
-        std::memcpy(&b, s + n - 4, 4);
-        std::memcpy(d, &a, 4);
-        std::memcpy(d + n - 4, &b, 4);
-    } else if (n) {
-        d[0] = s[0];
-        d[n / 2] = s[n / 2];
-        d[n - 1] = s[n - 1];
-    }
-}
-
 }  // namespace detail
 
 // A fixed set of threads running submitted callables (ThreadPoolExecutor).
@@ -673,7 +650,7 @@ public:
 
     // Internal: a chunk message, as built by make_imap.
     future<std::vector<std::string>> submit_chunk(std::string frame, std::uint32_t count);
-    // The same, for a frame of `size` bytes in `frame` (its first 12 are filled in here).
+    // The same, for a frame of `size` bytes in `frame` (its header is filled in here).
     future<std::vector<std::string>> submit_chunk(std::unique_ptr<char[]> frame, std::size_t size,
                                                   std::uint32_t count);
 
@@ -683,27 +660,23 @@ private:
         // The frame is built in an uninitialized buffer (no zero-fill) that
         // becomes the task's message as it is, with no copy.
         auto submit = [this](auto& it, auto& end, std::size_t cs) {
-            // u64 payload length, u32 count, then (u32 length, bytes) per item
-            std::size_t cap = 12 + std::min<std::size_t>(cs, 1 << 20) * 16;
+            std::size_t cap = detail::wire_request_header + std::min<std::size_t>(cs, 1 << 20) * 16;
             auto buf = std::make_unique_for_overwrite<char[]>(cap);
-            char* d = buf.get() + 12;
+            char* d = buf.get() + detail::wire_request_header;
             char* lim = buf.get() + cap;
             std::uint32_t n = 0;
             for (; n < cs && it != end; ++it, ++n) {
                 std::string_view v(*it);
-                if (std::size_t(lim - d) < 4 + v.size()) {
+                if (std::size_t(lim - d) < detail::wire_item_header + v.size()) {
                     std::size_t used = std::size_t(d - buf.get());
-                    cap = std::max(used + 4 + v.size(), 2 * cap);
+                    cap = std::max(used + detail::wire_item_header + v.size(), 2 * cap);
                     auto bigger = std::make_unique_for_overwrite<char[]>(cap);
                     std::memcpy(bigger.get(), buf.get(), used);
                     buf = std::move(bigger);
                     d = buf.get() + used;
                     lim = buf.get() + cap;
                 }
-                auto len = std::uint32_t(v.size());
-                std::memcpy(d, &len, 4);
-                detail::copy_bytes(d + 4, v.data(), v.size());
-                d += 4 + v.size();
+                d = detail::wire_put_item(d, v);
             }
             std::size_t size = std::size_t(d - buf.get());
             return std::pair{submit_chunk(std::move(buf), size, n), std::size_t(n)};

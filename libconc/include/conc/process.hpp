@@ -7,6 +7,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +32,7 @@ public:
     bool known() const noexcept { return known_; }
     // The shell's number: the exit code, or 128+signal.
     int shell_code() const noexcept { return signaled() ? 128 + signal() : code(); }
-    // The one text form every tool and pool uses: "exit 3", "killed by signal 9".
+    // "exit 3", "killed by signal 9": the one text form of an exit status.
     std::string describe() const;
     int raw() const noexcept { return raw_; }
 
@@ -122,6 +123,12 @@ exit_status run(const std::vector<std::string>& argv);
 
 // Sends sig to process group pgid; ESRCH (already gone) is not an error.
 void kill_group(pid_t pgid, int sig) noexcept;
+
+// Reaps child pid once it has ended; nullopt while it runs.  Never blocks;
+// EINTR is retried.  Throws sys_error (ECHILD: not our child, or already reaped).
+std::optional<exit_status> try_reap(pid_t pid);
+// Waits for child pid to end and reaps it; EINTR is retried.  Throws sys_error.
+exit_status reap(pid_t pid);
 
 // Reaps, without blocking, children whose process object was dropped before
 // they ended.  The loop calls this on every SIGCHLD.

@@ -19,6 +19,7 @@
 #include <queue>
 #include <vector>
 
+#include "conc/co_sync.hpp"
 #include "conc/loop.hpp"
 
 namespace conc {
