@@ -15,6 +15,7 @@
 //                       co_await readable(fd);
 //                       rd.fill();
 //                   }
+//   or, the same:   async_record_reader (below): co_await in.next_record()
 #pragma once
 #include <coroutine>
 #include <cstddef>
