@@ -1105,3 +1105,45 @@ teardown() {
     [ "$status" -ne 0 ]
     [[ $stderr == *"cannot write the joblog '/dev/full': No space left on device"* ]]
 }
+
+# ---- what the shared engine owes the shell ----
+
+@test "pmap keeps a signal ignored when it started ignored, for itself and its jobs" {
+    # The job sends itself INT: with INT ignored it lives on and says so.
+    run --separate-stderr timeout -s KILL 30 bash -c "trap '' INT; exec pmap sh -c 'kill -INT \$\$; echo survived {}' ::: 1 2"
+    not_hung
+    assert_success
+    assert_equal "$(sort <<<"$output")" $'survived 1\nsurvived 2'
+    # Without the trap the job dies of it, and pmap reports the failure.
+    run --separate-stderr timeout -s KILL 30 pmap sh -c 'kill -INT $$; echo survived' ::: 1
+    not_hung
+    assert_failure 123
+    assert_output ""
+}
+
+@test "pmap ignores INT sent to it when INT was ignored at its start" {
+    make_await
+    bash -c "trap '' INT; exec pmap sh -c 'echo \$\$ >job.pid; ./await go; echo done' ::: 1" >out 2>err 3>&- &
+    pmap=$!
+    wait_for_content job.pid
+    kill -INT "$pmap"
+    echo go >go
+    status=0
+    wait "$pmap" || status=$?
+    [ "$status" -eq 0 ]
+    assert_equal "$(cat out)" done
+}
+
+@test "pmap runs with standard input closed" {
+    run --separate-stderr timeout -s KILL 30 bash -c 'pmap -k echo ::: a b <&-'
+    not_hung
+    assert_success
+    assert_output $'a\nb'
+}
+
+@test "pmap --line-buffer writes a line longer than its bound in pieces, every byte once" {
+    run --separate-stderr timeout -s KILL 60 bash -c "pmap --line-buffer sh -c 'head -c 3000000 /dev/zero | tr \"\\\\0\" a; echo' ::: 1 2 | wc -c"
+    not_hung
+    assert_success
+    assert_output 6000002
+}
