@@ -1,5 +1,7 @@
 #include "conc/process.hpp"
 
+#include "conc/fd.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -225,15 +227,17 @@ pid_t posix_spawn_path(const spawn_spec& spec, exec_args& a) {
 }
 
 #ifdef __linux__
-// The child side of vfork_path: only async-signal-safe calls, no allocation,
-// and the parent's memory is shared until exec, so errors go back through *err.
-[[noreturn]] void child_failed(volatile int* err, int e) {
-    *err = e;
+// The child side of vfork_path: only async-signal-safe calls, no allocation.
+// Why errors go back through a close-on-exec pipe rather than the shared
+// memory of vfork: where vfork is a plain fork (under ThreadSanitizer, say)
+// only the pipe still works.  End of file on it means exec succeeded.
+[[noreturn]] void child_failed(int report, int e) {
+    (void)!::write(report, &e, sizeof e);
     ::_exit(127);
 }
 
-[[noreturn]] void exec_child(const spawn_spec& spec, exec_args& a, pid_t parent, volatile int* err) {
-    auto fail = [err](int e) { child_failed(err, e); };
+[[noreturn]] void exec_child(const spawn_spec& spec, exec_args& a, pid_t parent, int report) {
+    auto fail = [report](int e) { child_failed(report, e); };
     // Handlers installed by the parent must not run here (they would write into
     // the parent's self-pipe): every caught signal goes back to its default.
     for (int s = 1; s < NSIG; ++s) {
@@ -268,24 +272,24 @@ pid_t posix_spawn_path(const spawn_spec& spec, exec_args& a) {
     sigemptyset(&empty);
     ::sigprocmask(SIG_SETMASK, &empty, nullptr);
     ::execvpe(a.argv[0], a.argv.data(), a.envp);
-    child_failed(err, errno);
+    child_failed(report, errno);
 }
 
 pid_t vfork_path(const spawn_spec& spec, exec_args& a) {
+    pipe_pair report = make_pipe();
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);   // no handler may run in the child
-    volatile int err = 0;
     pid_t parent = ::getpid();
     pid_t pid = ::vfork();
-    if (pid == 0) exec_child(spec, a, parent, &err);
+    if (pid == 0) exec_child(spec, a, parent, report.write.get());
     int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) throw sys_error(fork_errno, "vfork '" + spec.argv[0] + "'");
-    if (err) {
-        int st;
-        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
+    report.write.reset();
+    int err = 0;
+    if (read_full(report.read.get(), &err, sizeof err) == sizeof err) {
+        reap(pid);
         if (cannot_run(err)) throw spawn_error(err, spec.argv[0]);
         throw sys_error(err, "spawn '" + spec.argv[0] + "'");
     }
