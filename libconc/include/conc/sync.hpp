@@ -164,28 +164,24 @@ public:
     void wait(std::unique_lock<mutex>& lock, Pred pred) {
         while (!pred()) wait(lock);
     }
-    template <class Rep, class Period>
-    std::cv_status wait_for(std::unique_lock<mutex>& lock,
-                            const std::chrono::duration<Rep, Period>& d) {
-        return wait_ns(lock, detail::to_nanos(d));
+    // Timed waits, as std::condition_variable's; with a predicate, true if
+    // pred() held before the time ran out.
+    template <class R, class P>
+    std::cv_status wait_for(std::unique_lock<mutex>& l, const std::chrono::duration<R, P>& d) {
+        return wait_ns(l, detail::to_nanos(d));
     }
-    // true if pred() held before the time ran out.
-    template <class Rep, class Period, class Pred>
-    bool wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& d,
-                  Pred pred) {
-        return wait_until(lock, std::chrono::steady_clock::now() + detail::to_nanos(d),
-                          std::move(pred));
+    template <class C, class D>
+    std::cv_status wait_until(std::unique_lock<mutex>& l, const std::chrono::time_point<C, D>& tp) {
+        return wait_ns(l, detail::until_nanos(tp));
     }
-    template <class Clock, class Dur>
-    std::cv_status wait_until(std::unique_lock<mutex>& lock,
-                              const std::chrono::time_point<Clock, Dur>& tp) {
-        return wait_ns(lock, detail::until_nanos(tp));
+    template <class R, class P, class Pred>
+    bool wait_for(std::unique_lock<mutex>& l, const std::chrono::duration<R, P>& d, Pred pred) {
+        return wait_until(l, std::chrono::steady_clock::now() + detail::to_nanos(d), std::move(pred));
     }
-    template <class Clock, class Dur, class Pred>
-    bool wait_until(std::unique_lock<mutex>& lock, const std::chrono::time_point<Clock, Dur>& tp,
-                    Pred pred) {
+    template <class C, class D, class Pred>
+    bool wait_until(std::unique_lock<mutex>& l, const std::chrono::time_point<C, D>& tp, Pred pred) {
         while (!pred())
-            if (wait_until(lock, tp) == std::cv_status::timeout) return pred();
+            if (wait_until(l, tp) == std::cv_status::timeout) return pred();
         return true;
     }
 
@@ -198,9 +194,26 @@ private:
     pthread_cond_t c_;
 };
 
+namespace detail {
+// try_acquire_for and try_acquire_until (std::counting_semaphore's names) for
+// a semaphore that implements try_acquire_ns.
+template <class Sem>
+class timed_acquire {
+public:
+    template <class Rep, class Period>
+    bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
+        return static_cast<Sem&>(*this).try_acquire_ns(to_nanos(d));
+    }
+    template <class Clock, class Dur>
+    bool try_acquire_until(const std::chrono::time_point<Clock, Dur>& tp) {
+        return static_cast<Sem&>(*this).try_acquire_ns(until_nanos(tp));
+    }
+};
+}  // namespace detail
+
 // ---------------------------------------------------------------------------
 // Counting semaphore (sem_init with pshared = 1).
-class semaphore {
+class semaphore : public detail::timed_acquire<semaphore> {
 public:
     explicit semaphore(unsigned initial = 0);
     ~semaphore();
@@ -209,18 +222,11 @@ public:
 
     void acquire();
     bool try_acquire();
-    template <class Rep, class Period>
-    bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
-        return try_acquire_ns(detail::to_nanos(d));
-    }
-    template <class Clock, class Dur>
-    bool try_acquire_until(const std::chrono::time_point<Clock, Dur>& tp) {
-        return try_acquire_ns(detail::until_nanos(tp));
-    }
     void release(unsigned n = 1);
     int value() const;  // a snapshot, stale by the time it returns
 
 private:
+    friend detail::timed_acquire<semaphore>;
     bool try_acquire_ns(std::chrono::nanoseconds timeout);
     mutable sem_t s_;
 };
@@ -228,7 +234,7 @@ private:
 // A semaphore that may not be released above its initial value (Python's
 // BoundedSemaphore): release() past the bound throws std::logic_error and
 // changes nothing.
-class bounded_semaphore {
+class bounded_semaphore : public detail::timed_acquire<bounded_semaphore> {
 public:
     explicit bounded_semaphore(unsigned initial);
     bounded_semaphore(const bounded_semaphore&) = delete;
@@ -236,15 +242,12 @@ public:
 
     void acquire();
     bool try_acquire();
-    template <class Rep, class Period>
-    bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
-        return try_acquire_ns(detail::to_nanos(d));
-    }
     void release(unsigned n = 1);
     unsigned value() const;
     unsigned max() const noexcept { return max_; }
 
 private:
+    friend detail::timed_acquire<bounded_semaphore>;
     bool try_acquire_ns(std::chrono::nanoseconds timeout);
     mutable mutex m_;
     condition c_;
@@ -317,28 +320,17 @@ public:
     rwlock(const rwlock&) = delete;
     rwlock& operator=(const rwlock&) = delete;
 
+    // Exclusive (writer) and shared (reader) locking; the timed forms take a
+    // duration or a time point, as std::unique_lock and std::shared_lock call them.
     void lock();
     bool try_lock();
-    template <class Rep, class Period>
-    bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-        return timed_ns(true, detail::to_nanos(d));
-    }
-    template <class Clock, class Dur>
-    bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
-        return timed_ns(true, detail::until_nanos(tp));
-    }
+    template <class D> bool try_lock_for(const D& d) { return timed_ns(true, detail::to_nanos(d)); }
+    template <class T> bool try_lock_until(const T& tp) { return timed_ns(true, detail::until_nanos(tp)); }
     void unlock();
-
     void lock_shared();
     bool try_lock_shared();
-    template <class Rep, class Period>
-    bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& d) {
-        return timed_ns(false, detail::to_nanos(d));
-    }
-    template <class Clock, class Dur>
-    bool try_lock_shared_until(const std::chrono::time_point<Clock, Dur>& tp) {
-        return timed_ns(false, detail::until_nanos(tp));
-    }
+    template <class D> bool try_lock_shared_for(const D& d) { return timed_ns(false, detail::to_nanos(d)); }
+    template <class T> bool try_lock_shared_until(const T& tp) { return timed_ns(false, detail::until_nanos(tp)); }
     void unlock_shared();
 
 private:
