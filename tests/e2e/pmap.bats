@@ -1147,3 +1147,15 @@ teardown() {
     assert_success
     assert_output 6000002
 }
+
+@test "pmap logs a timed-out job as failed even if it caught TERM and exited 0" {
+    run --separate-stderr timeout -s KILL 30 pmap --joblog log --timeout 0.5s sh -c 'trap "exit 0" TERM; sleep 30 & wait' sh ::: 1
+    not_hung
+    assert_failure 123
+    assert_equal "$(cut -f5 log | tail -n 1)" -1
+    # --resume-failed runs it again.
+    run --separate-stderr timeout -s KILL 30 pmap --joblog log --resume-failed echo again ::: 1
+    not_hung
+    assert_success
+    assert_output "again 1"
+}

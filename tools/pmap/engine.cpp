@@ -135,7 +135,8 @@ void engine::record(const outcome& oc, std::uint64_t seq, unsigned slot, const s
     if (oc.stopped || !(oc.ran || oc.cannot_run)) return;
     tally_.job_ended(oc.succeeded());
     if (log_) {
-        int exitval = oc.cannot_run ? cli::exit_cannot_exec : oc.status.exited() ? oc.status.code() : 0;
+        // A timed-out job failed whatever it exited with: -1, as GNU parallel logs it.
+        int exitval = oc.cannot_run ? cli::exit_cannot_exec : oc.timed_out ? -1 : oc.status.exited() ? oc.status.code() : 0;
         try {
             log_->write(seq, slot, oc.start, oc.runtime, exitval, oc.status.signal(), cli::format_command(argv));
         } catch (const conc::sys_error& e) {
