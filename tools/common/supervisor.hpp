@@ -67,8 +67,9 @@ public:
     void stop_all(int sig);
     // Stops one command's group (--timeout): TERM, KILL after the grace.
     void stop(conc::child& c);
-    // Waits until every group being stopped is gone (at most the grace):
-    // a tool calls it last, so nothing it started outlives it.
+    // Waits until every group being stopped is gone or has been sent KILL
+    // (at most the grace): a tool calls it last, so nothing it started
+    // outlives it.
     conc::task<void> wait_stopped();
 
     int signal() const noexcept { return signal_; }   // the first signal received, 0 if none
