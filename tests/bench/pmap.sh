@@ -12,7 +12,9 @@
 #
 # Environment: CONC_BIN (default build/bin), BUILD (default build), RUNS (fast
 # tools, default 5), SLOW_RUNS (GNU parallel and Python, default 2),
-# PMAP_BENCH_FULL=1 adds GNU parallel to the 2,000,000-item scenario (~100 s).
+# PMAP_BENCH_FULL=1 adds GNU parallel to the 2,000,000-item scenario (~100 s);
+# PMAP_BASELINE=/path/to/an/older/pmap adds its rows beside pmap's in the
+# first and third scenarios: a before-and-after measured in the same run.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,6 +23,7 @@ CONC_BIN=${CONC_BIN:-$BUILD/bin}
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-2}
 FULL=${PMAP_BENCH_FULL:-0}
+BASELINE=${PMAP_BASELINE:-}
 PMAP=$CONC_BIN/pmap
 FLOOR=$BUILD/bench/spawn_floor
 TIME=/usr/bin/time
@@ -125,6 +128,7 @@ median() {
 S1="5000 x /bin/true -j2"
 scenario "$S1" 5000
 [ $have_pmap = 1 ] && tool "pmap" "$RUNS" "seq 5000 | $PMAP -j2 /bin/true"
+[ -n "$BASELINE" ] && tool "pmap (baseline)" "$RUNS" "seq 5000 | $BASELINE -j2 /bin/true"
 [ $have_pmap = 1 ] && tool "pmap -k" "$RUNS" "seq 5000 | $PMAP -j2 -k /bin/true" "k<=1.05"
 [ $have_pmap = 1 ] && tool "pmap -u (raw, like xargs)" "$RUNS" "seq 5000 | $PMAP -j2 -u /bin/true"
 tool "xargs -P2 -n1" "$RUNS" "seq 5000 | xargs -P2 -n1 /bin/true" "<=0.80"
@@ -145,6 +149,7 @@ run_scenario
 S3="seq 2000000, -n 1000"
 scenario "$S3" 2000
 [ $have_pmap = 1 ] && tool "pmap -n 1000" "$RUNS" "seq 2000000 | $PMAP -j2 -n 1000 true" "RSS<=8MiB"
+[ -n "$BASELINE" ] && tool "pmap -n 1000 (baseline)" "$RUNS" "seq 2000000 | $BASELINE -j2 -n 1000 true"
 tool "xargs -P2 -n 1000" "$RUNS" "seq 2000000 | xargs -P2 -n 1000 true"
 [ $have_parallel = 1 ] && [ "$FULL" = 1 ] && tool "parallel -j2 -n 1000" "$SLOW_RUNS" "seq 2000000 | parallel -j2 -n 1000 true"
 run_scenario
