@@ -69,7 +69,7 @@ bool output::live(const job& j) const noexcept {
 }
 
 std::string output::prefixed(std::string_view data, const std::string& prefix, bool& at_line_start) const {
-    if (prefix.empty()) return std::string(data);
+    if (prefix.empty()) return std::string(data);   // the callers that can avoid this copy do
     std::string r;
     r.reserve(data.size() + prefix.size() * 4);
     for (char c : data) {
@@ -120,15 +120,21 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
         }
         co_return;
     }
-    std::string text;
-    if (!s.partial.empty()) {   // only then is a copy needed, to join the pieces
-        s.partial.append(data.substr(0, last + 1));
-        text = prefixed(s.partial, j.prefix_, s.at_line_start);
-    } else {
-        text = prefixed(data.substr(0, last + 1), j.prefix_, s.at_line_start);
+    // Whole lines go out straight from the read buffer: a copy only to join
+    // a partial line, or to put the prefix in.
+    std::string_view lines = data.substr(0, last + 1);
+    std::string joined, tagged;
+    if (!s.partial.empty()) {
+        joined = std::move(s.partial);
+        joined.append(lines);
+        lines = joined;
+    }
+    if (!j.prefix_.empty()) {
+        tagged = prefixed(lines, j.prefix_, s.at_line_start);
+        lines = tagged;
     }
     s.partial.assign(data.substr(last + 1));
-    co_await emit(stream, text);
+    co_await emit(stream, lines);
 }
 
 conc::task<void> output::finish(std::unique_ptr<job> j) {
