@@ -8,8 +8,10 @@
 // and comes out of join().  The limit may change while tasks run.
 //
 //     conc::task_group g(4);
-//     for (auto& item : items)
-//         co_await g.start([&item](unsigned slot) { return work(item, slot); });
+//     for (auto& item : items) {
+//         std::function<conc::task<void>(unsigned)> job = [&item](unsigned slot) { return work(item, slot); };
+//         co_await g.start(std::move(job));   // named first: see libconc(3) CAVEATS on g++ 12
+//     }
 //     co_await g.join();
 #pragma once
 #include <cstddef>
