@@ -28,7 +28,7 @@ int exit_tally::code() const noexcept {
 
 std::string exit_tally::summary(const char* noun) const {
     if (code() != exit_failed || failed == 0) return {};
-    return std::to_string(failed) + " of " + std::to_string(finished) + " " + noun + " failed";
+    return std::to_string(failed) + " of " + std::to_string(total ? total : finished) + " " + noun + " failed";
 }
 
 supervisor::supervisor(conc::loop& lp, std::chrono::nanoseconds grace) : lp_(lp), grace_(grace) {

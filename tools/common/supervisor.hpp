@@ -34,6 +34,7 @@ struct exit_tally {
     int cannot_run = 0;           // 126 or 127: the command itself cannot run at all
     bool timed_out = false;       // the tool's own --timeout: 124
     std::optional<int> decided;   // a stop policy chose the status (--halt success=N: 0)
+    std::uint64_t total = 0;      // how many were to run, when that is the better "of M" (parun); 0: finished
 
     void job_ended(bool ok) noexcept {
         ++finished;
