@@ -75,8 +75,9 @@ conc::task<void> runner::feed() {
             if (!cfg_.ready[g]) continue;
             co_await commands_[g].ready.wait();
             if (!commands_[g].became_ready) {
-                say(cfg_.commands[g].name + " ended before it was ready: " +
-                    std::to_string(commands_.size() - i) + " commands not started");
+                std::size_t left = commands_.size() - i;
+                say(cfg_.commands[g].name + " ended before it was ready: " + std::to_string(left) +
+                    (left == 1 ? " command" : " commands") + " not started");
                 stop_starting();
                 co_return;
             }
