@@ -124,6 +124,30 @@ not_hung() {
     assert_equal "$(grep '^bad ' <<<"$stderr" | awk '{print $2, $3, $NF}')" 'exit 3 0'
 }
 
+@test "parun --color=always writes each name and bar in its own colour" {
+    run timeout -s KILL 30 parun --color=always --names a,b 'echo x' 'true'
+    assert_success
+    assert_output $'\e[36ma |\e[0m x'
+}
+
+@test "parun writes no colour where stdout is no terminal, and refuses a bad --color" {
+    run timeout -s KILL 30 parun --color=auto 'echo x'
+    assert_output '1 | x'
+    run --separate-stderr timeout -s KILL 30 parun --color=sometimes 'touch started'
+    assert_failure 2
+    [ ! -e started ]
+}
+
+@test "parun --color=auto honours NO_COLOR on a terminal" {
+    command -v script >/dev/null || skip "no script(1)"
+    run timeout -s KILL 30 script -qec "NO_COLOR=1 parun 'echo x'" /dev/null
+    assert_success
+    assert_output --partial '1 | x'
+    refute_output --partial $'\e['
+    run timeout -s KILL 30 script -qec "parun 'echo x'" /dev/null
+    assert_output --partial $'\e[36m1 |\e[0m x'
+}
+
 # ---------------------------------------------------------------- wait policies and exit status
 
 @test "parun --wait all exits 0 when every command succeeded" {
@@ -416,4 +440,24 @@ wait_for_content_all() {
         done
         [ -s "$f" ] || { echo "timed out waiting for $f" >&2; return 1; }
     done
+}
+
+# ---------------------------------------------------------------- write errors
+
+@test "parun stops with one message and exit 125 when standard output is full" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    make_await
+    run --separate-stderr timeout -s KILL 30 bash -c "parun 'echo a' 'echo \$\$ >c.pid; ./await never' >/dev/full"
+    not_hung
+    assert_failure 125
+    assert_equal "$stderr" "parun: write error on standard output: No space left on device"
+    dead "$(cat c.pid)"
+}
+
+@test "parun stops quietly with exit 141 when its reader goes away" {
+    run --separate-stderr timeout -s KILL 30 bash -c "parun 'yes' | head -1; exit \${PIPESTATUS[0]}"
+    not_hung
+    assert_failure 141
+    assert_output '1 | y'
+    assert_equal "$stderr" ""
 }

@@ -5,7 +5,10 @@
 //
 // main() reads the command line into a parun::config (the list of commands
 // and what to do with them); run.cpp runs it.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -20,7 +23,7 @@
 namespace {
 
 enum : int { opt_wait = 256, opt_grace, opt_group, opt_raw, opt_hide, opt_stdin, opt_summary, opt_restart,
-             opt_restart_delay, opt_ready };
+             opt_restart_delay, opt_ready, opt_color };
 
 std::vector<cli::option_spec> option_rows() {
     std::vector<cli::option_spec> rows =
@@ -33,6 +36,7 @@ std::vector<cli::option_spec> option_rows() {
         {opt_grace, "grace", cli::arg::required, "DUR", "between TERM and KILL when commands are stopped (default 2s)"},
         {opt_group, "group", cli::arg::none, nullptr, "write each command's output whole when it ends"},
         {opt_raw, "raw", cli::arg::none, nullptr, "commands write to parun's stdout and stderr directly, unprefixed"},
+        {opt_color, "color", cli::arg::optional, "WHEN", "colour each name: auto (default: on a terminal, unless NO_COLOR), always, never"},
         {opt_hide, "hide", cli::arg::required, "NAME,...", "drop these commands' output"},
         {opt_stdin, "stdin", cli::arg::required, "NAME", "give parun's stdin to NAME (the others get /dev/null)"},
         {opt_summary, "summary", cli::arg::none, nullptr, "print a table of how each command ended on stderr"},
@@ -105,6 +109,7 @@ parun::config read_command_line(int argc, char** argv) {
     named_options named;
     std::string procfile;
     bool group = false, jobs_given = false;
+    std::string color = "auto";
     for (auto& [key, v] : args.options) {
         if (key == 'j' && v == "0") cli::usage_error("-j: 0 is not a limit parun accepts; give N >= 1 (the default runs all at once)");
         jobs_given |= key == 'j';
@@ -130,6 +135,7 @@ parun::config read_command_line(int argc, char** argv) {
         }
         case opt_stdin: named.stdin_name = v; break;
         case opt_summary: cfg.summary = true; break;
+        case opt_color: color = v.empty() ? "always" : v; break;
         case opt_restart: cfg.restarts = long(cli::parse_value("--restart", v, [](auto& s) { return cli::parse_count(s, -1, 1000000); })); break;
         case opt_restart_delay:
             cfg.restart_backoff = v == "exp";
@@ -145,6 +151,10 @@ parun::config read_command_line(int argc, char** argv) {
     }
     if (group && cfg.output == cli::output_mode::raw) cli::usage_error("--group and --raw cannot be used together");
     if (group) cfg.output = cli::output_mode::held;
+    if (color != "auto" && color != "always" && color != "never")
+        cli::usage_error("--color: expected auto, always or never, not '" + color + "'");
+    const char* no_color = std::getenv("NO_COLOR");
+    cfg.color = color == "always" || (color == "auto" && ::isatty(STDOUT_FILENO) && !(no_color && *no_color));
     if (cfg.output == cli::output_mode::raw && !named.ready.empty())
         cli::usage_error("--ready needs to read the commands' output: it cannot be used with --raw");
     cfg.jobs = jobs_given ? shared.jobs : 0;

@@ -25,6 +25,7 @@ struct config {
     std::vector<bool> hidden;               // --hide, by command
     std::optional<std::size_t> gets_stdin;  // --stdin NAME
     bool summary = false;
+    bool color = false;                     // --color: each name in its own colour
     bool verbose = false;
     bool dry_run = false;                   // print the commands as a Procfile, run nothing
     long restarts = 0;                      // --restart: -1 forever

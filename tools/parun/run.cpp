@@ -21,9 +21,13 @@ cli::output_options output_options_of(const config& c) {
     return o;
 }
 
-// "web | ": every name padded to the longest, so the bars line up.
-std::string prefix_of(const std::string& name, std::size_t width) {
-    return name + std::string(width - name.size(), ' ') + " | ";
+// "web | ": every name padded to the longest, so the bars line up; with
+// --color, name and bar in the command's colour (cyan, yellow, green, ...).
+std::string prefix_of(const std::string& name, std::size_t width, bool color, std::size_t index) {
+    static constexpr const char* colors[] = {"36", "33", "32", "35", "34", "31"};
+    std::string p = name + std::string(width - name.size(), ' ') + " |";
+    if (color) p = std::string("\033[") + colors[index % std::size(colors)] + "m" + p + "\033[0m";
+    return p + " ";
 }
 
 }  // namespace
@@ -36,7 +40,7 @@ runner::runner(conc::loop& lp, const config& cfg)
     for (std::size_t i = 0; i < cfg.commands.size(); ++i) {
         command_state& c = commands_.emplace_back();
         c.index = i;
-        c.prefix = cfg.output == cli::output_mode::raw ? std::string() : prefix_of(cfg.commands[i].name, width);
+        c.prefix = cfg.output == cli::output_mode::raw ? std::string() : prefix_of(cfg.commands[i].name, width, cfg.color, i);
     }
     tally_.total = cfg.commands.size();
     sup_.on_stop([this](int) { stop_starting(); });
@@ -135,12 +139,7 @@ void runner::stop_everything() {
 // stderr failed: nothing can be said, and the commands' stdout still matters.
 void runner::output_failed(const conc::writer& w) {
     if (&w == &out_.err()) return;
-    if (w.status() == conc::writer::state::reader_gone) {
-        tally_.reader_gone = true;
-    } else {
-        tally_.internal_error = true;
-        say(w.error_message());
-    }
+    if (std::string msg = tally_.stdout_failed(w); !msg.empty()) say(msg);
     stop_everything();
 }
 
