@@ -124,6 +124,29 @@ not_hung() {
     assert_equal "$(grep '^bad ' <<<"$stderr" | awk '{print $2, $3, $NF}')" 'exit 3 0'
 }
 
+@test "parun --prefix writes the index, padded name and pid before each line" {
+    run timeout -s KILL 30 parun --prefix '[{index}] {name} {pid}:' --names a,bb 'echo $$; echo x' 'true'
+    assert_success
+    pid=$(sed -n '1s/.* //p' <<<"$output")
+    assert_equal "$(sed -n 1p <<<"$output")" "[1] a  $pid: $pid"
+    assert_equal "$(sed -n 2p <<<"$output")" "[1] a  $pid: x"
+}
+
+@test "parun --prefix {time} stamps each line with the time of day and milliseconds" {
+    run timeout -s KILL 30 parun --prefix '{time}' 'echo a; echo b'
+    assert_success
+    assert_equal "$(grep -cE '^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} [ab]$' <<<"$output")" 2
+}
+
+@test "parun refuses an unknown --prefix field and --prefix with --raw" {
+    run --separate-stderr timeout -s KILL 30 parun --prefix '{host}' 'touch started'
+    assert_failure 2
+    assert_equal "${stderr%%$'\n'*}" 'parun: --prefix: unknown field {host}: expected {name}, {index}, {pid} or {time}'
+    run --separate-stderr timeout -s KILL 30 parun --raw --prefix '{name}' 'touch started'
+    assert_failure 2
+    [ ! -e started ]
+}
+
 @test "parun --color=always writes each name and bar in its own colour" {
     run timeout -s KILL 30 parun --color=always --names a,b 'echo x' 'true'
     assert_success

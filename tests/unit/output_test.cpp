@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,7 @@ struct run_spec {
     std::string prefix;
     std::vector<std::string>* seen = nullptr;   // on_line's lines, when set
     bool silent = false;
+    std::function<std::string()> each_line{};   // prefix_each_line, when set
 };
 
 // A coroutine takes its state as parameters (g++ 12, see coro_test.hpp).
@@ -27,6 +29,7 @@ conc::task<void> pass(cli::output& out, int fd, const run_spec& s) {
     auto j = out.open(1, s.prefix);
     if (s.seen) j->on_line([v = s.seen](std::string_view l) { v->emplace_back(l); });
     if (s.silent) j->silence();
+    if (s.each_line) j->prefix_each_line(s.each_line);
     co_await out.drain(*j, 1, fd);
     co_await out.finish(std::move(j));
     co_await out.close(0);
@@ -96,4 +99,12 @@ Test(output, a_silenced_job_writes_nothing_but_its_lines_are_still_seen) {
     cr_assert_eq(seen.size(), 2u);
     cr_assert_eq(seen[1], "y");
     cr_assert_eq(written({mode(cli::output_mode::held, true), "x\ny", "", nullptr, true}), "");
+}
+
+Test(output, prefix_each_line_makes_the_prefix_afresh_for_every_line) {
+    for (auto m : {cli::output_mode::line, cli::output_mode::held}) {
+        int n = 0;
+        run_spec s{mode(m, true), "a\nb\nc", "fixed ", nullptr, false, [&n] { return std::to_string(++n) + ": "; }};
+        cr_assert_eq(written(s), "1: a\n2: b\n3: c\n");
+    }
 }

@@ -69,15 +69,15 @@ bool output::live(const job& j) const noexcept {
     return opt_.mode == output_mode::line && (!opt_.ordered || j.live_);
 }
 
-std::string output::prefixed(std::string_view data, const std::string& prefix, bool& at_line_start) const {
-    if (prefix.empty()) {
+std::string output::prefixed(std::string_view data, const job& j, bool& at_line_start) {
+    if (!j.has_prefix()) {
         if (!data.empty()) at_line_start = data.back() == '\n';
         return std::string(data);
     }
     std::string r;
-    r.reserve(data.size() + prefix.size() * 4);
+    r.reserve(data.size() + j.prefix_.size() * 4);
     for (char c : data) {
-        if (at_line_start) r += prefix;
+        if (at_line_start) r += j.line_prefix_ ? j.line_prefix_() : j.prefix_;
         r += c;
         at_line_start = c == '\n';
     }
@@ -108,7 +108,7 @@ conc::task<void> output::drain(job& j, int stream, int fd) {
     if (j.silent_) co_return;
     std::string last;
     if (live(j) && !s.partial.empty()) {   // the last line, without its newline
-        last = prefixed(s.partial, j.prefix_, s.at_line_start);
+        last = prefixed(s.partial, j, s.at_line_start);
         s.partial.clear();
     }
     if (opt_.end_last_line && !s.at_line_start) {
@@ -138,11 +138,11 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
     if (j.on_line_) watch(j, s, data);
     if (j.silent_) co_return;
     if (!live(j)) {   // held whole, or waiting for its turn
-        if (j.prefix_.empty()) {
+        if (!j.has_prefix()) {
             s.held.append(data);
             if (!data.empty()) s.at_line_start = data.back() == '\n';
         } else {
-            s.held.append(prefixed(data, j.prefix_, s.at_line_start));
+            s.held.append(prefixed(data, j, s.at_line_start));
         }
         co_return;
     }
@@ -150,7 +150,7 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
     if (last == std::string_view::npos) {
         s.partial.append(data);
         if (s.partial.size() >= opt_.line_max) {   // too long to hold: out in pieces
-            std::string piece = prefixed(s.partial, j.prefix_, s.at_line_start);
+            std::string piece = prefixed(s.partial, j, s.at_line_start);
             s.partial.clear();
             co_await emit(stream, piece);
         }
@@ -159,9 +159,9 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
     std::string text;
     if (!s.partial.empty()) {   // only then is a copy needed, to join the pieces
         s.partial.append(data.substr(0, last + 1));
-        text = prefixed(s.partial, j.prefix_, s.at_line_start);
+        text = prefixed(s.partial, j, s.at_line_start);
     } else {
-        text = prefixed(data.substr(0, last + 1), j.prefix_, s.at_line_start);
+        text = prefixed(data.substr(0, last + 1), j, s.at_line_start);
     }
     s.partial.assign(data.substr(last + 1));
     co_await emit(stream, text);

@@ -95,7 +95,7 @@ private:
     conc::task<void> switch_to(int stream);
     void schedule_redraw();
     conc::task<void> redraw();
-    std::string prefixed(std::string_view data, const std::string& prefix, bool& at_line_start) const;
+    static std::string prefixed(std::string_view data, const job& j, bool& at_line_start);
     bool live(const job& j) const noexcept;
 
     conc::loop& lp_;
@@ -126,6 +126,10 @@ public:
     void on_line(std::function<void(std::string_view line)> fn) { on_line_ = std::move(fn); }
     // Nothing of this job is written (its lines still reach on_line).
     void silence() noexcept { silent_ = true; }
+    // A new prefix, from the next line on (parun's {pid}, known once the command started).
+    void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
+    // A prefix made afresh for each line (parun's {time}); set, it replaces the fixed one.
+    void prefix_each_line(std::function<std::string()> fn) { line_prefix_ = std::move(fn); }
 
 private:
     friend class output;
@@ -136,7 +140,9 @@ private:
     sink out_, err_;
     bool live_ = false;      // ordered line mode: the oldest job, streaming
     std::function<void(std::string_view)> on_line_;
+    std::function<std::string()> line_prefix_;
     bool silent_ = false;
+    bool has_prefix() const noexcept { return !prefix_.empty() || line_prefix_; }
 };
 
 }  // namespace cli

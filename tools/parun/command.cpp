@@ -31,8 +31,25 @@ bool command_runner::may_restart(const command_state& c) const noexcept {
     return cfg_.restarts < 0 || c.restarts < static_cast<unsigned long>(cfg_.restarts);
 }
 
+// --prefix rendered, coloured with --color, and a space: "web | ".
+std::string command_runner::prefix_of(const command_state& c, int pid, std::string_view time) const {
+    if (cfg_.output == cli::output_mode::raw) return {};
+    std::string p = cfg_.prefix.render(c.label, c.index + 1, pid, time);
+    if (c.color) p = std::string("\033[") + c.color + "m" + p + "\033[0m";
+    return p + " ";
+}
+
+// The prefix once the command's pid is known; made per line when it shows the time.
+void command_runner::prefix_lines(const command_state& c, int pid, cli::output::job& oj) const {
+    if (cfg_.output == cli::output_mode::raw) return;
+    if (cfg_.prefix.uses(prefix_format::field::time))
+        oj.prefix_each_line([this, &c, pid] { return prefix_of(c, pid, time_of_day()); });
+    else if (cfg_.prefix.uses(prefix_format::field::pid))
+        oj.set_prefix(prefix_of(c, pid));
+}
+
 conc::task<void> command_runner::run(command_state& c, unsigned slot) {
-    auto oj = out_.open(c.index + 1, c.prefix);
+    auto oj = out_.open(c.index + 1, prefix_of(c, 0));
     if (cfg_.hidden[c.index]) oj->silence();
     if (const auto& pattern = cfg_.ready[c.index]) {
         oj->on_line([&c, p = pattern.get()](std::string_view line) {
@@ -87,6 +104,7 @@ conc::task<conc::exit_status> command_runner::attempt(command_state& c, unsigned
         co_return conc::exit_status::exited_with(failed->exit_code());
     }
     sup_.adopt(*ch);
+    prefix_lines(c, ch->pid(), oj);
     struct release {   // however the attempt ends
         cli::supervisor& sup;
         conc::child& c;

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "conc/child.hpp"
 #include "conc/co_sync.hpp"
@@ -17,7 +18,8 @@ namespace parun {
 
 struct command_state {
     std::size_t index = 0;       // in config::commands
-    std::string prefix;          // before each of its lines
+    std::string label;           // its name, padded to the longest
+    const char* color = nullptr; // --color: its ANSI colour ("36"), or none
     conc::co::event ready;       // set when it printed its --ready line or exited 0, or can no longer
     bool became_ready = false;   // ... and it did
     bool started = false;
@@ -44,6 +46,8 @@ private:
     conc::task<bool> pause_before_restart(unsigned restart);   // false: parun stops meanwhile
     conc::task<void> wait_for_stop();
     bool may_restart(const command_state& c) const noexcept;
+    std::string prefix_of(const command_state& c, int pid, std::string_view time = {}) const;
+    void prefix_lines(const command_state& c, int pid, cli::output::job& oj) const;
 
     conc::loop& lp_;
     const config& cfg_;

@@ -23,7 +23,7 @@
 namespace {
 
 enum : int { opt_wait = 256, opt_grace, opt_group, opt_raw, opt_hide, opt_stdin, opt_summary, opt_restart,
-             opt_restart_delay, opt_ready, opt_color };
+             opt_restart_delay, opt_ready, opt_color, opt_prefix };
 
 std::vector<cli::option_spec> option_rows() {
     std::vector<cli::option_spec> rows =
@@ -36,6 +36,7 @@ std::vector<cli::option_spec> option_rows() {
         {opt_grace, "grace", cli::arg::required, "DUR", "between TERM and KILL when commands are stopped (default 2s)"},
         {opt_group, "group", cli::arg::none, nullptr, "write each command's output whole when it ends"},
         {opt_raw, "raw", cli::arg::none, nullptr, "commands write to parun's stdout and stderr directly, unprefixed"},
+        {opt_prefix, "prefix", cli::arg::required, "FORMAT", "before each line: {name} {index} {pid} {time} (default '{name} |')"},
         {opt_color, "color", cli::arg::optional, "WHEN", "colour each name: auto (default: on a terminal, unless NO_COLOR), always, never"},
         {opt_hide, "hide", cli::arg::required, "NAME,...", "drop these commands' output"},
         {opt_stdin, "stdin", cli::arg::required, "NAME", "give parun's stdin to NAME (the others get /dev/null)"},
@@ -110,6 +111,7 @@ parun::config read_command_line(int argc, char** argv) {
     std::string procfile;
     bool group = false, jobs_given = false;
     std::string color = "auto";
+    bool prefix_given = false;
     for (auto& [key, v] : args.options) {
         if (key == 'j' && v == "0") cli::usage_error("-j: 0 is not a limit parun accepts; give N >= 1 (the default runs all at once)");
         jobs_given |= key == 'j';
@@ -135,6 +137,9 @@ parun::config read_command_line(int argc, char** argv) {
         }
         case opt_stdin: named.stdin_name = v; break;
         case opt_summary: cfg.summary = true; break;
+        case opt_prefix:
+            prefix_given = true;
+            cfg.prefix = cli::parse_value("--prefix", v, [](auto& f) { return parun::prefix_format(f); }); break;
         case opt_color: color = v.empty() ? "always" : v; break;
         case opt_restart: cfg.restarts = long(cli::parse_value("--restart", v, [](auto& s) { return cli::parse_count(s, -1, 1000000); })); break;
         case opt_restart_delay:
@@ -151,10 +156,12 @@ parun::config read_command_line(int argc, char** argv) {
     }
     if (group && cfg.output == cli::output_mode::raw) cli::usage_error("--group and --raw cannot be used together");
     if (group) cfg.output = cli::output_mode::held;
+    if (cfg.output == cli::output_mode::raw && (prefix_given || color == "always"))
+        cli::usage_error("--raw writes no prefix: --prefix and --color=always cannot be used with it");
     if (color != "auto" && color != "always" && color != "never")
         cli::usage_error("--color: expected auto, always or never, not '" + color + "'");
     const char* no_color = std::getenv("NO_COLOR");
-    cfg.color = color == "always" || (color == "auto" && ::isatty(STDOUT_FILENO) && !(no_color && *no_color));
+    cfg.color = color == "always" || (color == "auto" && cfg.output != cli::output_mode::raw && ::isatty(STDOUT_FILENO) && !(no_color && *no_color));
     if (cfg.output == cli::output_mode::raw && !named.ready.empty())
         cli::usage_error("--ready needs to read the commands' output: it cannot be used with --raw");
     cfg.jobs = jobs_given ? shared.jobs : 0;

@@ -9,6 +9,7 @@
 
 #include "output.hpp"
 #include "pattern.hpp"
+#include "prefix.hpp"
 #include "procfile.hpp"
 #include "stop_policy.hpp"
 
@@ -26,6 +27,7 @@ struct config {
     std::optional<std::size_t> gets_stdin;  // --stdin NAME
     bool summary = false;
     bool color = false;                     // --color: each name in its own colour
+    prefix_format prefix;                   // --prefix: before each line, then a space
     bool verbose = false;
     bool dry_run = false;                   // print the commands as a Procfile, run nothing
     long restarts = 0;                      // --restart: -1 forever

@@ -21,14 +21,8 @@ cli::output_options output_options_of(const config& c) {
     return o;
 }
 
-// "web | ": every name padded to the longest, so the bars line up; with
-// --color, name and bar in the command's colour (cyan, yellow, green, ...).
-std::string prefix_of(const std::string& name, std::size_t width, bool color, std::size_t index) {
-    static constexpr const char* colors[] = {"36", "33", "32", "35", "34", "31"};
-    std::string p = name + std::string(width - name.size(), ' ') + " |";
-    if (color) p = std::string("\033[") + colors[index % std::size(colors)] + "m" + p + "\033[0m";
-    return p + " ";
-}
+// --color: cyan, yellow, green, magenta, blue, red, and again.
+constexpr const char* colors[] = {"36", "33", "32", "35", "34", "31"};
 
 }  // namespace
 
@@ -40,7 +34,8 @@ runner::runner(conc::loop& lp, const config& cfg)
     for (std::size_t i = 0; i < cfg.commands.size(); ++i) {
         command_state& c = commands_.emplace_back();
         c.index = i;
-        c.prefix = cfg.output == cli::output_mode::raw ? std::string() : prefix_of(cfg.commands[i].name, width, cfg.color, i);
+        c.label = cfg.commands[i].name + std::string(width - cfg.commands[i].name.size(), ' ');
+        if (cfg.color) c.color = colors[i % std::size(colors)];
     }
     tally_.total = cfg.commands.size();
     sup_.on_stop([this](int) { stop_starting(); });
