@@ -24,16 +24,6 @@ load helper
 
 bats_require_minimum_version 1.5.0
 
-# wait_for FILE: poll until FILE exists (60 s at most).
-wait_for() {
-    local i
-    for i in $(seq 600); do
-        [ -e "$1" ] && return 0
-        sleep 0.1
-    done
-    echo "timed out waiting for $1" >&2
-    return 1
-}
 
 # gone PID: true once PID no longer exists (60 s at most).
 gone() {
@@ -743,18 +733,6 @@ not_hung() {
     fi
 }
 
-# dead PID: true once PID has ended (a zombie has ended: it only waits to be
-# reaped); 20 s at most.
-dead() {
-    local i stat
-    for i in $(seq 200); do
-        stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
-        [[ $stat == Z* ]] && return 0
-        sleep 0.1
-    done
-    echo "process $1 still runs: $(ps -o pid=,pgid=,args= -p "$1")" >&2
-    return 1
-}
 
 # wait_for_content FILE: poll until FILE is not empty (60 s at most).
 wait_for_content() {
@@ -781,23 +759,6 @@ make_stubborn_grandchild() {
     printf '%s\n' "trap '' TERM INT HUP" 'echo $$ >gc.pid' 'while :; do sleep 1; done' >gc.sh
 }
 
-# Leftovers of a failed test: each pid in a *.pid file that still runs in this
-# test's directory (which tells it from a reused pid), with its process group.
-teardown() {
-    local dir f pid
-    [ -d /proc ] || return 0
-    dir=$(cd "$BATS_TEST_TMPDIR" && pwd -P) || return 0
-    for f in "$BATS_TEST_TMPDIR"/*.pid; do
-        [ -s "$f" ] || continue
-        pid=$(head -n 1 "$f")
-        [[ $pid =~ ^[0-9]+$ ]] || continue
-        [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$dir" ] || continue
-        if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ]; then
-            kill -KILL -- "-$pid" 2>/dev/null || true
-        fi
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-}
 
 # 1. A write error on standard output.
 

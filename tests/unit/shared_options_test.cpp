@@ -148,3 +148,12 @@ Test(shared_options, rows_fit_an_option_table) {
     cr_assert_eq(p.operands.size(), 1u);
     cr_assert(t.help_text().find("--timeout=DUR") != std::string::npos);
 }
+
+Test(shared_options, rows_can_be_chosen_by_key) {
+    auto rows = shared_option_rows("stop", {'v', 'j', opt_shared_timeout});
+    cr_assert_eq(rows.size(), 3u);
+    cr_assert_eq(rows[0].key, 'j');   // still in --help order
+    cr_assert_eq(rows[1].key, opt_shared_timeout);
+    cr_assert_str_eq(rows[1].help, "stop");
+    cr_assert_eq(rows[2].key, 'v');
+}

@@ -234,3 +234,26 @@ Test(stop_policy, done_many_leaves_the_usual_tally) {
     cr_assert(t.job_finished(1) == stop_action::soon);
     cr_assert_not(t.decided_exit());
 }
+
+Test(stop_policy, wait_names_a_watched_job) {
+    std::string name;
+    stop_policy p = parse_wait("db", &name);
+    cr_assert_eq(name, "db");
+    cr_assert_eq(to_string(p), "now,watched");
+    cr_assert_eq(to_string(parse_wait("first", &name)), "now,done=1");
+    cr_assert_eq(name, "db");
+    try {
+        parse_wait("", &name);
+        cr_assert_fail("an empty name was accepted");
+    } catch (const bad_value& e) {
+        cr_assert(std::string(e.what()).starts_with("invalid --wait value '': "));
+    }
+    stop_tracker t(p);
+    cr_assert(t.job_finished(1) == stop_action::none);
+    cr_assert(t.job_finished(0) == stop_action::none);
+    cr_assert_not(t.decided_exit());
+    cr_assert(t.job_finished(3, true) == stop_action::now);
+    cr_assert_eq(t.decided_exit().value_or(-1), 3);
+    t.job_finished(143);   // stopped afterwards: changes nothing
+    cr_assert_eq(t.decided_exit().value_or(-1), 3);
+}

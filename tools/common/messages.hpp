@@ -34,6 +34,17 @@ void warn(std::string_view msg);
 // "TOOL: msg", then "Try 'TOOL --help'.", then exit(exit_usage).
 [[noreturn]] void usage_error(std::string_view msg);
 
+// parse(value) for an option's value; whatever it throws becomes
+// usage_error("OPTION: what()"):  parse_value("--grace", v, cli::parse_duration).
+template <class F>
+auto parse_value(const char* option, const std::string& value, F parse) {
+    try {
+        return parse(value);
+    } catch (const std::exception& e) {
+        usage_error(std::string(option) + ": " + e.what());
+    }
+}
+
 // An exception as a message: a conc::sys_error whose what() is
 // "open 'x.txt': No such file or directory" becomes
 // "cannot open 'x.txt': No such file or directory"; other exceptions give what().

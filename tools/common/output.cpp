@@ -51,6 +51,7 @@ void output::job::discard() noexcept {
     for (sink* s : {&out_, &err_}) {
         s->held.clear();
         s->partial.clear();
+        s->seen.clear();
         s->at_line_start = true;
     }
 }
@@ -68,12 +69,15 @@ bool output::live(const job& j) const noexcept {
     return opt_.mode == output_mode::line && (!opt_.ordered || j.live_);
 }
 
-std::string output::prefixed(std::string_view data, const std::string& prefix, bool& at_line_start) const {
-    if (prefix.empty()) return std::string(data);   // the callers that can avoid this copy do
+std::string output::prefixed(std::string_view data, const job& j, bool& at_line_start) {
+    if (!j.has_prefix()) {
+        if (!data.empty()) at_line_start = data.back() == '\n';
+        return std::string(data);
+    }
     std::string r;
-    r.reserve(data.size() + prefix.size() * 4);
+    r.reserve(data.size() + j.prefix_.size() * 4);
     for (char c : data) {
-        if (at_line_start) r += prefix;
+        if (at_line_start) r += j.line_prefix_ ? j.line_prefix_() : j.prefix_;
         r += c;
         at_line_start = c == '\n';
     }
@@ -96,25 +100,57 @@ conc::task<void> output::drain(job& j, int stream, int fd) {
     }
     spare_buffers_.push_back(std::move(buf));
     sink& s = j.stream(stream);
-    if (live(j) && !s.partial.empty()) {   // the last line, without its newline
-        std::string last = prefixed(s.partial, j.prefix_, s.at_line_start);
-        s.partial.clear();
-        co_await emit(stream, last);
+    if (j.on_line_ && !s.seen.empty()) {
+        std::string unfinished = std::move(s.seen);
+        s.seen.clear();
+        j.on_line_(unfinished);
     }
+    if (j.silent_) co_return;
+    std::string last;
+    if (live(j) && !s.partial.empty()) {   // the last line, without its newline
+        last = prefixed(s.partial, j, s.at_line_start);
+        s.partial.clear();
+    }
+    if (opt_.end_last_line && !s.at_line_start) {
+        if (live(j)) last += '\n';
+        else s.held.append("\n");
+        s.at_line_start = true;
+    }
+    if (!last.empty()) co_await emit(stream, last);
+}
+
+void output::watch(job& j, sink& s, std::string_view data) {
+    for (std::size_t nl; (nl = data.find('\n')) != std::string_view::npos; data.remove_prefix(nl + 1)) {
+        if (s.seen.empty()) {
+            j.on_line_(data.substr(0, nl));
+        } else {
+            s.seen.append(data.substr(0, nl));
+            std::string line = std::move(s.seen);
+            s.seen.clear();
+            j.on_line_(line);
+        }
+    }
+    s.seen.append(data);
 }
 
 conc::task<void> output::take(job& j, int stream, std::string_view data) {
     sink& s = j.stream(stream);
+    if (j.on_line_) watch(j, s, data);
+    if (j.silent_) co_return;
     if (!live(j)) {   // held whole, or waiting for its turn
-        if (j.prefix_.empty()) s.held.append(data);
-        else s.held.append(prefixed(data, j.prefix_, s.at_line_start));
+        if (!j.has_prefix()) {
+            s.held.append(data);
+            if (!data.empty()) s.at_line_start = data.back() == '\n';
+        } else {
+            s.held.append(prefixed(data, j, s.at_line_start));
+        }
         co_return;
     }
     std::size_t last = data.rfind('\n');
     if (last == std::string_view::npos) {
         s.partial.append(data);
         if (s.partial.size() >= opt_.line_max) {   // too long to hold: out in pieces
-            std::string piece = prefixed(s.partial, j.prefix_, s.at_line_start);
+            std::string piece = prefixed(s.partial, j, s.at_line_start);
             s.partial.clear();
             co_await emit(stream, piece);
         }
@@ -129,9 +165,11 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
         joined.append(lines);
         lines = joined;
     }
-    if (!j.prefix_.empty()) {
-        tagged = prefixed(lines, j.prefix_, s.at_line_start);
+    if (j.has_prefix()) {
+        tagged = prefixed(lines, j, s.at_line_start);
         lines = tagged;
+    } else {
+        s.at_line_start = true;   // lines ends with its newline
     }
     s.partial.assign(data.substr(last + 1));
     co_await emit(stream, lines);

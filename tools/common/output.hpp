@@ -38,6 +38,7 @@ struct output_options {
     bool ordered = false;                 // -k
     std::size_t line_max = 1u << 20;      // line mode: longest line held back whole
     std::size_t memory = 32u << 20;       // held output kept in memory before it spills to disk
+    bool end_last_line = false;           // a last line without its newline gets one (held and line modes)
 };
 
 class output {
@@ -79,12 +80,14 @@ private:
     struct sink {
         conc::spool held;             // bytes not yet allowed out
         std::string partial;          // line mode: the unfinished last line
-        bool at_line_start = true;    // prefix: the next byte starts a line
+        bool at_line_start = true;    // the next byte starts a line
+        std::string seen;             // on_line: the unfinished line seen so far
         explicit sink(conc::spill_store& s) : held(s) {}
     };
     friend class job;
 
     conc::task<void> take(job& j, int stream, std::string_view data);
+    static void watch(job& j, sink& s, std::string_view data);
     conc::task<void> write_held(job& j);
     conc::task<void> advance();
     conc::task<void> emit(int stream, std::string_view data);
@@ -92,7 +95,7 @@ private:
     conc::task<void> switch_to(int stream);
     void schedule_redraw();
     conc::task<void> redraw();
-    std::string prefixed(std::string_view data, const std::string& prefix, bool& at_line_start) const;
+    static std::string prefixed(std::string_view data, const job& j, bool& at_line_start);
     bool live(const job& j) const noexcept;
 
     conc::loop& lp_;
@@ -117,6 +120,16 @@ public:
     std::uint64_t seq() const noexcept { return seq_; }
     // Drops what was held (a retried attempt starts afresh).
     void discard() noexcept;
+    // Called with each line of the job's stdout or stderr as it is read
+    // (without prefix or newline; a last line without newline too), in every
+    // mode but raw, whether or not the line is written yet (parun's --ready).
+    void on_line(std::function<void(std::string_view line)> fn) { on_line_ = std::move(fn); }
+    // Nothing of this job is written (its lines still reach on_line).
+    void silence() noexcept { silent_ = true; }
+    // A new prefix, from the next line on (parun's {pid}, known once the command started).
+    void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
+    // A prefix made afresh for each line (parun's {time}); set, it replaces the fixed one.
+    void prefix_each_line(std::function<std::string()> fn) { line_prefix_ = std::move(fn); }
 
 private:
     friend class output;
@@ -126,6 +139,10 @@ private:
     std::string prefix_;
     sink out_, err_;
     bool live_ = false;      // ordered line mode: the oldest job, streaming
+    std::function<void(std::string_view)> on_line_;
+    std::function<std::string()> line_prefix_;
+    bool silent_ = false;
+    bool has_prefix() const noexcept { return !prefix_.empty() || line_prefix_; }
 };
 
 }  // namespace cli

@@ -99,4 +99,10 @@ std::vector<option_spec> shared_option_rows(const char* timeout_help) {
     };
 }
 
+std::vector<option_spec> shared_option_rows(const char* timeout_help, std::initializer_list<int> keys) {
+    std::vector<option_spec> rows = shared_option_rows(timeout_help);
+    std::erase_if(rows, [&](const option_spec& r) { return std::find(keys.begin(), keys.end(), r.key) == keys.end(); });
+    return rows;
+}
+
 }  // namespace cli

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,8 @@ struct shared_options {
 // The option_table rows of the shared options, in --help order (-j -0 -d
 // --timeout --bar --dry-run -v); timeout_help says what --timeout stops.
 std::vector<option_spec> shared_option_rows(const char* timeout_help);
+// Only the rows whose keys are listed (a tool that has no records has no -0 or -d).
+std::vector<option_spec> shared_option_rows(const char* timeout_help, std::initializer_list<int> keys);
 
 // -j: "N"; "N%" of cpus; "+N"/"-N" more/fewer than cpus; each at least 1;
 // "0": as_many_jobs_as_possible().  Throws bad_value.

@@ -81,16 +81,25 @@ stop_policy parse_wait(std::string_view value) {
     throw bad_value("invalid --wait value '" + std::string(value) + "': expected all, first or error");
 }
 
+stop_policy parse_wait(std::string_view value, std::string* name) {
+    if (value == "all" || value == "first" || value == "error" || !name) return parse_wait(value);
+    if (value.empty()) throw bad_value("invalid --wait value '': expected all, first, error or a command's name");
+    *name = value;
+    return {stop_action::now, stop_count_of::watched, 1, 0, false};
+}
+
 std::string to_string(const stop_policy& p) {
     if (p.never()) return "never";
     std::string s = p.when == stop_action::now ? "now," : "soon,";
+    if (p.of == stop_count_of::watched) return s + "watched";
     s += p.of == stop_count_of::fail ? "fail=" : p.of == stop_count_of::success ? "success=" : "done=";
     s += p.percent ? std::to_string(p.pct) + "%" : std::to_string(p.count);
     return s;
 }
 
-stop_action stop_tracker::job_finished(int status) noexcept {
+stop_action stop_tracker::job_finished(int status, bool watched) noexcept {
     (status == 0 ? succeeded_ : failed_) += 1;
+    if (watched) ++watched_;
     return evaluate(status);
 }
 
@@ -104,6 +113,7 @@ stop_action stop_tracker::evaluate(std::optional<int> last_status) noexcept {
     if (action_ != stop_action::none || policy_.never()) return action_;
     std::uint64_t n = policy_.of == stop_count_of::fail      ? failed_
                       : policy_.of == stop_count_of::success ? succeeded_
+                      : policy_.of == stop_count_of::watched ? watched_
                                                              : succeeded_ + failed_;
     std::uint64_t threshold = policy_.count;
     if (policy_.percent) {
@@ -123,6 +133,9 @@ stop_action stop_tracker::evaluate(std::optional<int> last_status) noexcept {
         break;
     case stop_count_of::done:
         if (by_one_job && last_status) decided_exit_ = *last_status;
+        break;
+    case stop_count_of::watched:
+        if (last_status) decided_exit_ = *last_status;
         break;
     }
     return action_;

@@ -12,6 +12,8 @@
 //   all                      never (wait for every command)
 //   first                    now,done=1
 //   error                    now,fail=1
+//   NAME                     now,watched: the one job the tool watches ended
+//                            (parse_wait with a name out-parameter only)
 //
 // soon: start nothing new, let the running jobs finish; now: stop them too.
 //
@@ -42,7 +44,8 @@ enum class stop_action : std::uint8_t {
     now,   // stop the running jobs
 };
 
-enum class stop_count_of : std::uint8_t { fail, success, done };
+// watched: the one job the tool marks as watched (job_finished(status, true)).
+enum class stop_count_of : std::uint8_t { fail, success, done, watched };
 
 struct stop_policy {
     stop_action when = stop_action::none;  // none: never stop early
@@ -59,6 +62,9 @@ struct stop_policy {
 // "invalid --halt value 'sometimes': expected never, now,... or soon,... (or 0, 1, 2)".
 stop_policy parse_halt(std::string_view value);
 stop_policy parse_wait(std::string_view value);   // all | first | error
+// The same, and any other non-empty value names a job: *name = value, and
+// the policy is now,watched (stop when that job ends; its status is the exit).
+stop_policy parse_wait(std::string_view value, std::string* name);
 
 // The canonical --halt form: "now,fail=1", "soon,done=20%", "never".
 std::string to_string(const stop_policy& p);
@@ -72,7 +78,8 @@ public:
     // A job finished with this status, as the shell numbers it: 0 succeeded;
     // 1-255 its exit code (126/127: it could not be run); 128+n killed by
     // signal n (conc::exit_status::shell_code()).
-    stop_action job_finished(int status) noexcept;
+    // watched: this is the job a now,watched policy waits for.
+    stop_action job_finished(int status, bool watched = false) noexcept;
     // The total number of jobs, once known (percentages wait for it).
     stop_action set_total(std::uint64_t total) noexcept;
 
@@ -84,6 +91,7 @@ public:
     //   fail=N>1, fail=P%  123 (GNU: the number of failed jobs; conc's
     //                      convention gives 123 for "some jobs failed")
     //   done=N>1, done=P%  nullopt: the usual tally
+    //   watched            the status of the watched job
     std::optional<int> decided_exit() const noexcept { return decided_exit_; }
 
     stop_action action() const noexcept { return action_; }
@@ -99,7 +107,7 @@ private:
     stop_policy policy_;
     stop_action action_ = stop_action::none;
     std::optional<int> decided_exit_;
-    std::uint64_t succeeded_ = 0, failed_ = 0, total_ = 0;
+    std::uint64_t succeeded_ = 0, failed_ = 0, watched_ = 0, total_ = 0;
     bool total_known_ = false;
 };
 

@@ -28,7 +28,16 @@ int exit_tally::code() const noexcept {
 
 std::string exit_tally::summary(const char* noun) const {
     if (code() != exit_failed || failed == 0) return {};
-    return std::to_string(failed) + " of " + std::to_string(finished) + " " + noun + " failed";
+    return std::to_string(failed) + " of " + std::to_string(total ? total : finished) + " " + noun + " failed";
+}
+
+std::string exit_tally::stdout_failed(const conc::writer& w) {
+    if (w.status() == conc::writer::state::reader_gone) {
+        reader_gone = true;
+        return {};
+    }
+    internal_error = true;
+    return w.error_message();
 }
 
 supervisor::supervisor(conc::loop& lp, std::chrono::nanoseconds grace) : lp_(lp), grace_(grace) {

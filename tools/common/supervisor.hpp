@@ -15,6 +15,7 @@
 
 #include "conc/child.hpp"
 #include "conc/loop.hpp"
+#include "conc/writer.hpp"
 
 namespace cli {
 
@@ -34,6 +35,7 @@ struct exit_tally {
     int cannot_run = 0;           // 126 or 127: the command itself cannot run at all
     bool timed_out = false;       // the tool's own --timeout: 124
     std::optional<int> decided;   // a stop policy chose the status (--halt success=N: 0)
+    std::uint64_t total = 0;      // how many were to run, when that is the better "of M" (parun); 0: finished
 
     void job_ended(bool ok) noexcept {
         ++finished;
@@ -43,6 +45,10 @@ struct exit_tally {
     int code() const noexcept;
     // "3 of 200 jobs failed" when some failed and that decides the status; empty otherwise.
     std::string summary(const char* noun = "jobs") const;
+    // The tool's standard output failed (w is that writer): its reader left
+    // (EPIPE, | head) sets reader_gone and returns ""; any other error sets
+    // internal_error and returns the message to say once.  Either way the tool stops.
+    std::string stdout_failed(const conc::writer& w);
 };
 
 class supervisor {

@@ -167,12 +167,7 @@ void engine::stop_everything(int sig) {
 // stderr failed: nothing can be said, and the jobs' stdout still matters.
 void engine::output_failed(const conc::writer& w) {
     if (&w == &out_.err()) return;
-    if (w.status() == conc::writer::state::reader_gone) {
-        tally_.reader_gone = true;
-    } else {
-        tally_.internal_error = true;
-        say(w.error_message());
-    }
+    if (std::string msg = tally_.stdout_failed(w); !msg.empty()) say(msg);
     stop_everything(SIGTERM);
 }
 

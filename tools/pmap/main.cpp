@@ -58,15 +58,6 @@ const cli::option_table options{
     "Exit status: 0 all jobs succeeded, 123 some failed, 126/127 command not runnable/found, 2 usage.\n"
     "See pmap(1)."};
 
-template <class F>
-auto parse_value(const char* option, const std::string& v, F parse) {
-    try {
-        return parse(v);
-    } catch (const std::exception& e) {
-        cli::usage_error(std::string(option) + ": " + e.what());
-    }
-}
-
 pmap::config read_command_line(int argc, char** argv) {
     cli::parsed_args args = options.parse(argc, argv);
     pmap::config cfg;
@@ -85,7 +76,7 @@ pmap::config read_command_line(int argc, char** argv) {
             cfg.arg_file = v;
             cfg.input = pmap::input_kind::file_records;
             break;
-        case 'n': cfg.max_args = std::size_t(parse_value("-n", v, [](auto& s) { return cli::parse_count(s, 1, 1 << 20); })); break;
+        case 'n': cfg.max_args = std::size_t(cli::parse_value("-n", v, [](auto& s) { return cli::parse_count(s, 1, 1 << 20); })); break;
         case 'I':
             if (v.empty()) cli::usage_error("-I needs a non-empty string");
             cfg.tmpl.replace = v;
@@ -98,9 +89,9 @@ pmap::config read_command_line(int argc, char** argv) {
         case opt_line_buffer: line_buffer = true; break;
         case 'u': ungroup = true; break;
         case opt_tag: cfg.tag = true; break;
-        case opt_delay: cfg.delay = parse_value("--delay", v, cli::parse_duration); break;
-        case opt_retries: cfg.attempts = unsigned(parse_value("--retries", v, [](auto& s) { return cli::parse_count(s, 0, 1000000); })); break;
-        case opt_halt: cfg.halt = parse_value("--halt", v, cli::parse_halt); break;
+        case opt_delay: cfg.delay = cli::parse_value("--delay", v, cli::parse_duration); break;
+        case opt_retries: cfg.attempts = unsigned(cli::parse_value("--retries", v, [](auto& s) { return cli::parse_count(s, 0, 1000000); })); break;
+        case opt_halt: cfg.halt = cli::parse_value("--halt", v, cli::parse_halt); break;
         case opt_joblog: cfg.joblog = v; break;
         case opt_resume: cfg.resume = true; break;
         case opt_resume_failed: cfg.resume_failed = true; break;
