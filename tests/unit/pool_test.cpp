@@ -464,3 +464,22 @@ Test(fork_pool, no_child_and_no_fd_left_after_any_sequence) {
         cr_assert_eq(count_fds(), before, "round %d leaked an fd", round);
     }
 }
+
+// Issue 12, defect 1: elements produced by value (a transform yielding
+// std::string) must be held while they are copied into the frame.
+Test(fork_pool, imap_over_a_range_of_temporaries_copies_each_element_whole) {
+    fork_pool pool([](std::string_view s) { return std::string(s); }, 2);
+    auto make = [](std::size_t i) { return std::string(40, char('a' + i % 26)) + std::to_string(i); };
+    auto items = std::views::iota(std::size_t(0), std::size_t(2000)) | std::views::transform(make);
+    for (std::size_t chunk : {std::size_t(1), std::size_t(7)}) {
+        std::size_t i = 0;
+        for (auto& r : pool.imap(items, chunk)) {
+            cr_assert_eq(r, make(i), "chunksize %zu item %zu", chunk, i);
+            ++i;
+        }
+        cr_assert_eq(i, std::size_t(2000));
+    }
+    auto m = pool.map(items, 5);
+    cr_assert_eq(m.size(), std::size_t(2000));
+    for (std::size_t k = 0; k < m.size(); ++k) cr_assert_eq(m[k], make(k));
+}

@@ -633,8 +633,9 @@ public:
             out.push_back(std::move(r));
         return out;
     }
-    // Items are anything convertible to std::string_view.  A chunk travels to
-    // a worker as one message and comes back as one.
+    // Items are anything convertible to std::string_view, also elements a
+    // range produces by value (held while they are copied).  A chunk travels
+    // to a worker as one message and comes back as one.
     template <class Range>
     auto imap(Range&& range, std::size_t chunksize = 1) {
         return make_imap(std::forward<Range>(range), chunksize, true);
@@ -666,7 +667,10 @@ private:
             char* lim = buf.get() + cap;
             std::uint32_t n = 0;
             for (; n < cs && it != end; ++it, ++n) {
-                std::string_view v(*it);
+                // Bound to a reference so that an element produced by value (a
+                // transform yielding std::string) lives until it is copied.
+                auto&& elem = *it;
+                std::string_view v(elem);
                 if (std::size_t(lim - d) < detail::wire_item_header + v.size()) {
                     std::size_t used = std::size_t(d - buf.get());
                     cap = std::max(used + detail::wire_item_header + v.size(), 2 * cap);
