@@ -21,16 +21,19 @@ setup() {
     cd "$BATS_TEST_TMPDIR" || return 1
 }
 
-# wait_for FILE: poll until FILE exists (60 s at most).
-wait_for() {
+# wait_for FILE: poll until FILE exists; wait_for_content FILE: until it is
+# not empty (60 s at most each).
+poll_file() {
     local i
     for i in $(seq 600); do
-        [ -e "$1" ] && return 0
+        [ "$1" "$2" ] && return 0
         sleep 0.1
     done
-    echo "timed out waiting for $1" >&2
+    echo "timed out waiting for $2" >&2
     return 1
 }
+wait_for() { poll_file -e "$1"; }
+wait_for_content() { poll_file -s "$1"; }
 
 # dead PID: true once PID has ended (a zombie has ended: it only waits to be
 # reaped); 20 s at most.

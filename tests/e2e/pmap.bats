@@ -734,17 +734,6 @@ not_hung() {
 }
 
 
-# wait_for_content FILE: poll until FILE is not empty (60 s at most).
-wait_for_content() {
-    local i
-    for i in $(seq 600); do
-        [ -s "$1" ] && return 0
-        sleep 0.1
-    done
-    echo "timed out waiting for $1" >&2
-    return 1
-}
-
 # make_await: ./await FILE, for jobs, waits until FILE is not empty (60 s at
 # most, so that a job of a pmap that died ends by itself).
 make_await() {
