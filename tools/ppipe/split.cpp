@@ -175,7 +175,9 @@ int run_split(const config& cfg) {
             co_await r.run();
         });
     }
-    o.mode = cli::output_mode::held;
+    // -k: the oldest block's copy streams, later ones wait whole; otherwise
+    // each block's output goes out whole when its copy ends.
+    o.mode = cfg.keep_order ? cli::output_mode::line : cli::output_mode::held;
     o.ordered = cfg.keep_order;
     return run_session(cfg, o, "blocks", [](session& s) -> conc::task<void> {
         splitter sp(s);
