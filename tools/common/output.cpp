@@ -108,6 +108,12 @@ conc::task<void> output::drain(job& j, int stream, int fd) {
         j.on_line_(unfinished);
     }
     if (j.silent_) co_return;
+    if (s.long_line) {   // the last line, long and without its newline
+        if (opt_.end_last_line) s.held.append("\n");
+        s.at_line_start = true;
+        co_await write_long_line(j, stream);
+        co_return;
+    }
     std::string last;
     if (live(j) && !s.partial.empty()) {   // the last line, without its newline
         last = prefixed(s.partial, j, s.at_line_start);
@@ -118,7 +124,7 @@ conc::task<void> output::drain(job& j, int stream, int fd) {
         else s.held.append("\n");
         s.at_line_start = true;
     }
-    if (!last.empty()) co_await emit(stream, last);
+    if (!last.empty()) co_await emit_lines(stream, last);
 }
 
 void output::watch(job& j, sink& s, std::string_view data) {
@@ -158,9 +164,21 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
         co_return;
     }
     std::size_t last = data.rfind('\n');
+    if (s.long_line) {   // the rest of a line too long for memory, held until it ends
+        std::size_t upto = last == std::string_view::npos ? data.size() : last + 1;
+        s.held.append(prefixed(data.substr(0, upto), j, s.at_line_start));
+        if (last == std::string_view::npos) co_return;
+        s.partial.assign(data.substr(upto));
+        co_await write_long_line(j, stream);
+        co_return;
+    }
     if (last == std::string_view::npos) {
         s.partial.append(data);
-        if (s.partial.size() >= opt_.line_max) {   // too long to hold: out in pieces
+        if (s.partial.size() >= opt_.line_max && opt_.whole_lines) {   // too long for memory: held on
+            s.held.append(prefixed(s.partial, j, s.at_line_start));
+            s.partial.clear();
+            s.long_line = true;
+        } else if (s.partial.size() >= opt_.line_max) {   // too long to hold: out in pieces
             std::string piece = prefixed(s.partial, j, s.at_line_start);
             s.partial.clear();
             co_await emit(stream, piece);
@@ -183,7 +201,29 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
         s.at_line_start = true;   // lines ends with its newline
     }
     s.partial.assign(data.substr(last + 1));
-    co_await emit(stream, lines);
+    co_await emit_lines(stream, lines);
+}
+
+// whole_lines, not ordered: a long line goes out in several writes, so every
+// job's lines go out under the lock, and none lands inside another's.
+conc::task<void> output::emit_lines(int stream, std::string_view data) {
+    if (!opt_.whole_lines || opt_.ordered) {
+        co_await emit(stream, data);
+        co_return;
+    }
+    co_await lock_.acquire();
+    lock_guard g(lock_);
+    co_await emit(stream, data);
+}
+
+conc::task<void> output::write_long_line(job& j, int stream) {
+    sink& s = j.stream(stream);
+    s.long_line = false;
+    conc::spool bytes(std::move(s.held));
+    co_await lock_.acquire();
+    lock_guard g(lock_);
+    co_await before_write(stream);
+    co_await (stream == 1 ? out_ : err_).write(bytes);
 }
 
 conc::task<void> output::finish(std::unique_ptr<job> j) {

@@ -39,6 +39,8 @@ struct output_options {
     std::size_t line_max = 1u << 20;      // line mode: longest line held back whole
     std::size_t memory = 32u << 20;       // held output kept in memory before it spills to disk
     bool end_last_line = false;           // a last line without its newline gets one (held and line modes)
+    bool whole_lines = false;             // line mode: a line past line_max waits whole (spilling to disk)
+                                          // instead of going out in pieces that others' lines may split
 };
 
 class output {
@@ -82,6 +84,7 @@ private:
         std::string partial;          // line mode: the unfinished last line
         bool at_line_start = true;    // the next byte starts a line
         std::string seen;             // on_line: the unfinished line seen so far
+        bool long_line = false;       // whole_lines: the unfinished line is in held, past line_max
         explicit sink(conc::spill_store& s) : held(s) {}
     };
     friend class job;
@@ -91,6 +94,8 @@ private:
     conc::task<void> write_held(job& j);
     conc::task<void> advance();
     conc::task<void> emit(int stream, std::string_view data);
+    conc::task<void> emit_lines(int stream, std::string_view data);
+    conc::task<void> write_long_line(job& j, int stream);
     conc::task<void> before_write(int stream);
     conc::task<void> switch_to(int stream);
     void schedule_redraw();

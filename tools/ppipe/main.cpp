@@ -6,6 +6,9 @@
 //
 // main() reads the command line into a ppipe::config; split.cpp, tee.cpp and
 // duplex.cpp run the shapes on what session.cpp holds for all three.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -120,6 +123,9 @@ int main(int argc, char** argv) {
     cli::fill_standard_fds();   // before anything opens an fd
     cli::set_program_name(argv[0]);
     ppipe::config cfg = read_command_line(argc, argv);
+    struct stat st;
+    if (cfg.shape != ppipe::shape::duplex && ::fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
+        cli::die(cli::exit_usage, "standard input is a directory");
     try {
         switch (cfg.shape) {
         case ppipe::shape::tee: return ppipe::run_tee(cfg);

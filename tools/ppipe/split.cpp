@@ -177,6 +177,7 @@ int run_split(const config& cfg) {
     cli::output_options o;
     if (cfg.shape == shape::round_robin) {
         o.mode = cli::output_mode::line;
+        o.whole_lines = o.end_last_line = true;   // lines from different copies never run together
         return run_session(cfg, o, "copies", [](session& s) -> conc::task<void> {
             round_robin r(s);
             co_await r.run();

@@ -94,6 +94,7 @@ int run_tee(const config& cfg) {
     cli::output_options o;
     o.mode = cfg.keep_order ? cli::output_mode::held : cli::output_mode::line;
     o.ordered = cfg.keep_order;
+    o.whole_lines = o.end_last_line = !cfg.keep_order;   // lines from different commands never run together
     return run_session(cfg, o, "commands", broadcast);
 }
 
