@@ -52,6 +52,14 @@ long read_some(int fd, void* buf, std::size_t len) {
     }
 }
 
+long pread_some(int fd, void* buf, std::size_t len, off_t offset) {
+    for (;;) {
+        ssize_t n = ::pread(fd, buf, len, offset);
+        if (n >= 0) return n;
+        if (errno != EINTR) throw sys_error("read");
+    }
+}
+
 long write_some(int fd, const void* buf, std::size_t len) {
     for (;;) {
         ssize_t n = ::write(fd, buf, len);

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace cli {
 
 namespace {
@@ -144,6 +146,15 @@ conc::task<void> output::take(job& j, int stream, std::string_view data) {
         } else {
             s.held.append(prefixed(data, j, s.at_line_start));
         }
+        co_return;
+    }
+    if (opt_.ordered && !j.has_prefix()) {   // the only job writing now: no line to keep whole
+        if (!s.partial.empty()) {
+            std::string before = std::exchange(s.partial, std::string());
+            co_await emit(stream, before);
+        }
+        if (!data.empty()) s.at_line_start = data.back() == '\n';
+        co_await emit(stream, data);
         co_return;
     }
     std::size_t last = data.rfind('\n');

@@ -21,11 +21,12 @@ std::string format_rate(double per_second) {
 }  // namespace
 
 std::string render_bar(std::string_view label, std::uint64_t done, std::optional<std::uint64_t> total,
-                       std::chrono::nanoseconds elapsed, std::size_t width) {
+                       std::chrono::nanoseconds elapsed, std::size_t width, std::optional<std::uint64_t> bytes) {
     std::size_t room = width > 1 ? width - 1 : 0;
     std::string head = label.empty() ? std::string() : std::string(label) + ": ";
     head += std::to_string(done);
     if (total) head += "/" + std::to_string(*total);
+    if (bytes) head += " blocks";
 
     double secs = std::chrono::duration<double>(elapsed).count();
     double rate = secs > 0 ? double(done) / secs : 0;
@@ -35,7 +36,11 @@ std::string render_bar(std::string_view label, std::uint64_t done, std::optional
         std::uint64_t pct = *total == 0 ? 100 : (done >= *total ? 100 : done * 100 / *total);
         extras.push_back(std::to_string(pct) + "%");
     }
-    if (secs > 0) extras.push_back(format_rate(rate));
+    if (bytes) {
+        extras.push_back(format_size(*bytes));
+        if (secs > 0) extras.push_back(format_size(std::uint64_t(double(*bytes) / secs)) + "/s");
+    }
+    if (secs > 0 && !bytes) extras.push_back(format_rate(rate));
     if (total && done < *total && rate > 0) {
         double eta = double(*total - done) / rate;
         auto whole = std::chrono::seconds(static_cast<long long>(eta + 0.999));
@@ -77,7 +82,7 @@ progress_bar::progress_bar(std::string label, bool force, clock::time_point star
     : label_(std::move(label)), start_(start), fd_(fd), enabled_(fd >= 0 && (force || ::isatty(fd))) {}
 
 std::string progress_bar::draw(std::uint64_t done, clock::time_point now) {
-    std::string line = render_bar(label_, done, total_, now - start_, terminal_width(fd_));
+    std::string line = render_bar(label_, done, total_, now - start_, terminal_width(fd_), bytes_);
     std::size_t len = line.size();
     if (len < drawn_) line.append(drawn_ - len, ' ');  // blank what the longer last line left
     drawn_ = len;

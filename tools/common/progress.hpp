@@ -15,10 +15,12 @@ namespace cli {
 // One progress line, at most width - 1 columns (so the cursor never wraps):
 //   "pmap: 1234/5000 [=====>     ] 24% 812/s ETA 4s"   total known
 //   "pmap: 1234 812/s"                                 total unknown
+//   "ppipe: 12 blocks 12.0M 3.2M/s"                    bytes counted too
 // When narrow, the bar goes first, then ETA, then the rate.  An empty label
 // drops the "pmap: " prefix.
 std::string render_bar(std::string_view label, std::uint64_t done, std::optional<std::uint64_t> total,
-                       std::chrono::nanoseconds elapsed, std::size_t width);
+                       std::chrono::nanoseconds elapsed, std::size_t width,
+                       std::optional<std::uint64_t> bytes = std::nullopt);
 
 // Columns of the terminal on fd (TIOCGWINSZ), or 80 when it is not one.
 std::size_t terminal_width(int fd);
@@ -37,6 +39,8 @@ public:
     bool enabled() const noexcept { return enabled_; }
     void set_total(std::optional<std::uint64_t> total) noexcept { total_ = total; }
     const std::optional<std::uint64_t>& total() const noexcept { return total_; }
+    // Bytes moved so far, shown with their rate (ppipe), from now on.
+    void set_bytes(std::uint64_t bytes) noexcept { bytes_ = bytes; }
 
     // "\r" and the line for done, or nullopt within 100 ms of the last frame.
     std::optional<std::string> frame(std::uint64_t done, clock::time_point now);
@@ -52,6 +56,7 @@ private:
 
     std::string label_;
     std::optional<std::uint64_t> total_;
+    std::optional<std::uint64_t> bytes_;
     clock::time_point start_;
     std::optional<clock::time_point> last_draw_;
     std::size_t drawn_ = 0;  // columns of the line on screen, to blank leftovers

@@ -1,6 +1,7 @@
 // conc/fd.hpp: file descriptors that close themselves, pipes, and I/O that
 // survives EINTR and short counts.
 #pragma once
+#include <sys/types.h>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -57,6 +58,10 @@ bool is_nonblocking(int fd);
 // One read(2), retried on EINTR.  Returns bytes read (0 at end of file), or -1
 // with errno EAGAIN on a non-blocking fd with nothing to read.  Throws on other errors.
 long read_some(int fd, void* buf, std::size_t len);
+
+// One pread(2) at offset, retried on EINTR.  Returns bytes read (0 at end of
+// file).  Throws sys_error on errors.
+long pread_some(int fd, void* buf, std::size_t len, off_t offset);
 
 // One write(2), retried on EINTR.  Returns bytes written, or -1 with errno
 // EAGAIN/EPIPE.  Throws on other errors.
