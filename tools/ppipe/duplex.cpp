@@ -44,14 +44,18 @@ conc::task<void> pump(session& s, conc::child& from, conc::child& to, std::strin
     if (s.cfg.verbose) log.emplace(std::move(mark));
     auto buf = std::make_unique_for_overwrite<char[]>(chunk);
     int in = from.out().get();
-    for (;;) {
-        co_await s.lp.readable(in);
-        long n = conc::read_some(in, buf.get(), chunk);
-        if (n == 0) break;
-        if (n < 0) continue;
-        std::string_view data(buf.get(), std::size_t(n));
-        if (log) co_await log->add(s, data);
-        if (!co_await feed_bytes(s.lp, to.in().get(), data)) break;
+    try {
+        for (;;) {
+            co_await s.lp.readable(in);
+            long n = conc::read_some(in, buf.get(), chunk);
+            if (n == 0) break;
+            if (n < 0) continue;
+            std::string_view data(buf.get(), std::size_t(n));
+            if (log) co_await log->add(s, data);
+            if (!co_await feed_bytes(s.lp, to.in().get(), data)) break;
+        }
+    } catch (...) {   // both commands are stopped; the pumps end as usual
+        s.fail(std::current_exception());
     }
     if (log) co_await log->end(s);
     to.in().reset();

@@ -25,6 +25,8 @@ session::session(conc::loop& l, const config& c, cli::output_options o)
 }
 
 bool session::start(std::optional<conc::child>& c, conc::child_spec spec) {
+    if (cfg.verbose && cfg.shape != shape::duplex)   // --duplex -v shows the traffic instead
+        messages_.push_back(lp.spawn(out.print(2, cli::format_command(spec.argv) + "\n")));
     try {
         c.emplace(lp, std::move(spec));
     } catch (const conc::spawn_error& e) {   // the same command every time: it never will run

@@ -65,15 +65,22 @@ private:
 
     conc::task<void> run_block(std::shared_ptr<block> b, unsigned slot) {
         std::optional<conc::child> c;
-        if (!s_.start(c, spec_for(s_.cfg, b->seq, slot))) co_return;
+        if (!s_.start(c, spec_for(s_.cfg, b->seq, slot))) {
+            co_await s_.out.skip(b->seq);   // -k: later blocks do not wait for it
+            co_return;
+        }
         auto oj = s_.out.open(b->seq);
         auto err = s_.lp.spawn(s_.out.drain(*oj, 2, c->err().get()));
         auto out = s_.lp.spawn(s_.out.drain(*oj, 1, c->out().get()));
-        int in = c->in().get();
-        prepare_pipe(in, src_.header().size() + b->size());
-        if (co_await feed_bytes(s_.lp, in, src_.header())) {
-            if (b->in_file()) co_await feed_range(s_.lp, in, src_.fd(), b->offset, b->length);
-            else co_await feed_bytes(s_.lp, in, b->bytes);
+        try {   // the drains above use oj and c until they end: no leaving early
+            int in = c->in().get();
+            prepare_pipe(in, src_.header().size() + b->size());
+            if (co_await feed_bytes(s_.lp, in, src_.header())) {
+                if (b->in_file()) co_await feed_range(s_.lp, in, src_.fd(), b->offset, b->length);
+                else co_await feed_bytes(s_.lp, in, b->bytes);
+            }
+        } catch (...) {   // stdin cannot be read
+            s_.fail(std::current_exception());
         }
         c->in().reset();
         std::size_t size = b->size();
@@ -115,9 +122,9 @@ private:
         auto oj = s_.out.open(slot);
         auto err = s_.lp.spawn(s_.out.drain(*oj, 2, c->err().get()));
         auto out = s_.lp.spawn(s_.out.drain(*oj, 1, c->out().get()));
-        int in = c->in().get();
-        prepare_pipe(in, s_.cfg.cut.block);
-        try {
+        try {   // the drains above use oj and c until they end: no leaving early
+            int in = c->in().get();
+            prepare_pipe(in, s_.cfg.cut.block);
             bool open = co_await feed_bytes(s_.lp, in, src_.header());
             while (open && !stopped_) {
                 std::optional<block> b = co_await next();

@@ -68,6 +68,8 @@ conc::task<void> broadcast(session& s) {
         try {
             co_await feeder;
         } catch (const conc::cancelled_error&) {
+        } catch (...) {   // stdin cannot be read: the commands still end as usual
+            s.fail(std::current_exception());
         }
     }
     for (auto& r : readers)
