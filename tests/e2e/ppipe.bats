@@ -665,6 +665,13 @@ usage_error() {
     [[ $stderr == "ppipe: --header"* ]]
 }
 
+@test "ppipe refuses a directory as standard input with exit 2" {
+    run --separate-stderr timeout -s KILL 60 ppipe sh -c 'touch ran; cat' < /
+    assert_failure 2
+    [ "$stderr" = "ppipe: standard input is a directory" ]
+    [ ! -e ran ]
+}
+
 @test "ppipe --recsize 0 is a usage error" {
     usage_error --recsize 0
     [[ $stderr == "ppipe: --recsize"* ]]
