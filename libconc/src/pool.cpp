@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "conc/error.hpp"
@@ -129,6 +130,36 @@ void unregister_fd(unique_fd& fd) {
     registry.erase(fd.get());
     fd.reset();
 }
+
+// A worker whose fn calls exit(), itself or in a library, must leave as _exit
+// does for everything it inherited: exit() runs the exit handlers and static
+// destructors of the parent's program, on copies of objects that other threads
+// of the parent were using at the fork.  The wait slots' condition variables
+// are one: pthread_cond_destroy waits for waiters that exist only in the
+// parent, for ever.  A static fork_pool of the program's would be another.
+//
+// Exit handlers run in the reverse order of their registration, and static
+// destructors are exit handlers too (__cxa_atexit), so a handler registered in
+// the child right after fork runs before every one the parent registered.  It
+// does what the worker wants of exit(), flush stdio, and ends the process with
+// exit's status through _exit; the parent then reports "worker exited with
+// status N".  Statics the worker itself constructs later are destroyed first,
+// as exit() would.  on_exit(3) hands the handler exit's status; where it is
+// missing (not glibc), atexit's handler cannot know it and the worker ends
+// with status 1.
+#ifdef __GLIBC__
+void end_worker_at_exit(int status, void*) {
+    std::fflush(nullptr);
+    ::_exit(status);
+}
+void intercept_exit() noexcept { ::on_exit(end_worker_at_exit, nullptr); }
+#else
+void end_worker_at_exit() {
+    std::fflush(nullptr);
+    ::_exit(1);
+}
+void intercept_exit() noexcept { std::atexit(end_worker_at_exit); }
+#endif
 
 // The worker process: frames in on `in`, frames out on `out`, until end of file.
 [[noreturn]] void worker_main(const fork_pool::function& fn, int in, int out) {
@@ -311,6 +342,7 @@ struct fork_pool::impl {
             ::pthread_sigmask(SIG_SETMASK, &child_mask, nullptr);
             for (int fd : registry)
                 if (fd != tp.read.get() && fd != rp.write.get()) ::close(fd);
+            intercept_exit();
             worker_main(fn, tp.read.get(), rp.write.get());
         }
         int err = errno;
@@ -440,7 +472,9 @@ struct fork_pool::impl {
     void on_death(worker& w) {
         exit_status st = retire(w, true);
         if (!w.outstanding.empty()) {
-            w.outstanding.front()->fail(std::make_exception_ptr(worker_died("worker died: " + st.describe())));
+            std::string why = st.exited() ? "worker exited with status " + std::to_string(st.code())
+                                          : "worker died: " + st.describe();
+            w.outstanding.front()->fail(std::make_exception_ptr(worker_died(why)));
             // The others were never started: the worker takes its tasks in order.
             for (std::size_t i = w.outstanding.size(); i-- > 1;)
                 pending.push_front(std::move(w.outstanding[i]));

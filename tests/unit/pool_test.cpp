@@ -1,11 +1,13 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
+#include <cstdio>
 #include <future>
 #include <numeric>
 #include <memory>
@@ -369,7 +371,7 @@ Test(fork_pool, worker_killed_mid_task_fails_only_its_task) {
                     fs[i].get();
                     cr_assert_fail("task %d should have failed", i);
                 } catch (const worker_died& e) {
-                    cr_assert_str_eq(e.what(), i == 100 ? "worker died: killed by signal 9" : "worker died: exit 3");
+                    cr_assert_str_eq(e.what(), i == 100 ? "worker died: killed by signal 9" : "worker exited with status 3");
                 }
             } else {
                 cr_assert_eq(fs[i].get(), std::to_string(i * i));
@@ -482,4 +484,90 @@ Test(fork_pool, imap_over_a_range_of_temporaries_copies_each_element_whole) {
     auto m = pool.map(items, 5);
     cr_assert_eq(m.size(), std::size_t(2000));
     for (std::size_t k = 0; k < m.size(); ++k) cr_assert_eq(m[k], make(k));
+}
+
+// Issue 12, defect 2: a worker whose function calls exit() ends with _exit
+// semantics: stdio flushed, none of the parent's exit handlers or static
+// destructors run; its task fails with "worker exited with status N" and the
+// pool replaces it and goes on.  Before the fix the worker hung in the
+// destructor of pool.cpp's static wait slots (pthread_cond_destroy).
+namespace {
+// A static object of the parent's: its destructor must never run in a worker.
+struct parent_static {
+    pid_t owner = ::getpid();
+    int fd = -1;
+    ~parent_static() {
+        if (::getpid() != owner && fd >= 0) (void)!::write(fd, "D", 1);
+    }
+};
+parent_static witness;
+
+// A file shared by the parent and its workers (O_APPEND, unlinked), read back whole.
+struct shared_file {
+    int fd;
+    shared_file() {
+        char path[] = "/tmp/pool_test_XXXXXX";
+        fd = ::mkstemp(path);
+        cr_assert_geq(fd, 0);
+        ::unlink(path);
+        ::fcntl(fd, F_SETFL, O_APPEND);
+    }
+    ~shared_file() { ::close(fd); }
+    std::string contents() const {
+        std::string s;
+        char buf[4096];
+        long n;
+        for (off_t off = 0; (n = ::pread(fd, buf, sizeof buf, off)) > 0; off += n) s.append(buf, std::size_t(n));
+        return s;
+    }
+};
+}  // namespace
+
+Test(fork_pool, worker_calling_exit_fails_only_its_task_and_runs_no_parent_destructor, .timeout = 600) {
+    shared_file destructors, out;
+    witness.fd = destructors.fd;
+    FILE* log = ::fdopen(::dup(out.fd), "a");  // fully buffered: only a flush writes it
+    cr_assert(log);
+    auto fn = [log](std::string_view s) {
+        if (s.starts_with("exit")) {
+            std::fprintf(log, "<%.*s>", int(s.size()), s.data());  // left in the buffer for exit()
+            std::exit(std::stoi(std::string(s.substr(4))));
+        }
+        return std::string(s) + "!";
+    };
+    for (int round = 0; round < 100; ++round) {
+        fork_pool pool(fn, 2);
+        std::vector<std::string> in;
+        for (int i = 0; i < 40; ++i) in.push_back(i % 10 == 3 ? "exit" + std::to_string(i) : std::to_string(i));
+        int pos = 0, failed = 0;
+        auto r = pool.imap(in);
+        for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+            try {
+                cr_assert_eq(*it, in[pos] + "!", "round %d item %d", round, pos);
+            } catch (const worker_died& e) {
+                cr_assert_eq(pos % 10, 3, "round %d item %d failed: %s", round, pos, e.what());
+                std::string want = "worker exited with status " + std::to_string(pos);
+                cr_assert_eq(std::string(e.what()), want, "round %d item %d", round, pos);
+                ++failed;
+            }
+        }
+        cr_assert_eq(pos, 40);
+        cr_assert_eq(failed, 4);
+        auto zero = pool.apply_async("exit0");
+        cr_assert_eq(pool.apply("x"), "x!");
+        try {
+            zero.get();
+            cr_assert_fail("exit(0) in a task did not fail it");
+        } catch (const worker_died& e) {
+            cr_assert_eq(std::string(e.what()), "worker exited with status 0", "round %d", round);
+        }
+    }
+    cr_assert(no_children());
+    std::fclose(log);
+    witness.fd = -1;
+    cr_assert_eq(destructors.contents(), "", "a parent's static destructor ran in a worker");
+    std::string want;
+    for (int round = 0; round < 100; ++round) want += "<exit3><exit13><exit23><exit33><exit0>";
+    std::string got = out.contents();
+    cr_assert_eq(got.size(), want.size(), "stdio of exiting workers: %zu bytes, want %zu", got.size(), want.size());
 }

@@ -38,9 +38,9 @@ public:
     future_cancelled() : std::runtime_error("future cancelled") {}
 };
 
-// A fork_pool worker process died with tasks of this future on it:
-// what() is "worker died: " and exit_status::describe(), e.g.
-// "worker died: killed by signal 9" or "worker died: exit 3".
+// A fork_pool worker process ended with tasks of this future on it: what() is
+// "worker exited with status 3" when it exited (fn called exit(3) or _exit(3)),
+// "worker died: killed by signal 9" when a signal killed it.
 class worker_died : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -601,7 +601,9 @@ struct fork_pool_options {
 
 // N worker processes forked at construction, each running fn (fixed before the
 // fork) on byte strings sent over pipes (multiprocessing.Pool).  A worker that
-// dies fails only the task it was running and is replaced.  fn may run in a
+// dies fails only the task it was running and is replaced; one whose fn calls
+// exit() leaves as by _exit (stdio flushed, none of the parent's exit handlers
+// or static destructors run) and is replaced the same way.  fn may run in a
 // child forked while other threads of the parent held locks: like Python's
 // "fork" start method, it should not need locks other threads may hold.
 class fork_pool {
