@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -264,6 +265,91 @@ Test(thread_pool, add_done_callback_before_and_after_completion) {
         f.wait();
     }
     cr_assert_eq(calls.load(), 600);
+}
+
+// Issue 12, defect 3: an exception out of a done-callback goes to the callback
+// error handler (by default one line on stderr); the future's value is
+// unaffected and the other callbacks still run, whether the callback runs on
+// the finishing thread or, the future being done, on the caller's.
+Test(thread_pool, a_throwing_done_callback_is_reported_on_stderr_and_the_others_run, .init = cr_redirect_stderr) {
+    std::atomic<int> ran{0};
+    promise<int> p;
+    auto f = p.get_future();
+    f.add_done_callback([](const future<int>&) { throw std::runtime_error("boom"); });
+    f.add_done_callback([&](const future<int>& d) { ran += d.get(); });
+    p.set_value(5);
+    cr_assert_eq(f.get(), 5);
+    cr_assert_eq(ran.load(), 5);
+    // already done: the callback runs now, on this thread, and nothing is thrown here
+    f.add_done_callback([](const future<int>&) { throw 42; });
+    f.add_done_callback([&](const future<int>& d) { ran += d.get(); });
+    cr_assert_eq(ran.load(), 10);
+    cr_assert_eq(f.get(), 5);
+    // on a pool thread
+    thread_pool pool(1);
+    gate g;
+    auto t = pool.submit([&] { g.wait(); return 7; });
+    t.add_done_callback([](const future<int>& d) { throw std::logic_error("late " + std::to_string(d.get())); });
+    t.add_done_callback([&](const future<int>& d) { ran += d.get(); });
+    g.release();
+    cr_assert_eq(t.get(), 7);
+    pool.shutdown();
+    cr_assert_eq(ran.load(), 17);
+    std::fflush(stderr);
+    cr_assert_stderr_eq_str("libconc: exception in done callback: boom\n"
+                            "libconc: exception in done callback: unknown exception\n"
+                            "libconc: exception in done callback: late 7\n");
+}
+
+static std::string square(std::string_view s);  // the fork_pool tests' function, below
+
+namespace {
+std::atomic<int> callback_errors{0};
+void count_callback_error(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::runtime_error& x) {
+        if (std::string(x.what()) == "cb") ++callback_errors;
+    }
+}
+}  // namespace
+
+Test(thread_pool, set_callback_error_handler_gets_every_callback_exception_on_any_thread) {
+    auto previous = set_callback_error_handler(count_callback_error);
+    cr_assert(previous != nullptr);
+    const int n = 2000;
+    std::atomic<int> others{0};
+    long sum = 0;
+    {
+        thread_pool pool(2);
+        std::vector<future<int>> fs;
+        for (int i = 0; i < n; ++i) {
+            fs.push_back(pool.submit([](int x) { return x; }, i));
+            fs.back().add_done_callback([](const future<int>&) { throw std::runtime_error("cb"); });
+            fs.back().add_done_callback([&](const future<int>&) { ++others; });
+        }
+        for (auto& f : fs) sum += f.get();
+    }  // joined: every callback has run
+    fork_pool procs(square, 2);
+    for (int i = 0; i < 100; ++i) {
+        auto f = procs.apply_async(std::to_string(i));
+        f.add_done_callback([](const future<std::string>&) { throw std::runtime_error("cb"); });
+        cr_assert_eq(f.get(), std::to_string(i * i));
+        f.add_done_callback([](const future<std::string>&) { throw std::runtime_error("cb"); });
+    }
+    procs.close();
+    procs.join();  // the I/O thread, which runs the callbacks of fork_pool futures, is done
+    cr_assert_eq(sum, long(n) * (n - 1) / 2);
+    cr_assert_eq(others.load(), n);
+    cr_assert_eq(callback_errors.load(), n + 200);
+    // a handler that throws itself: dropped
+    set_callback_error_handler([](std::exception_ptr) { throw 1; });
+    promise<int> p;
+    p.get_future().add_done_callback([](const future<int>&) { throw 2; });
+    p.set_value(1);
+    cr_assert_eq(p.get_future().get(), 1);
+    cr_assert(set_callback_error_handler(nullptr) != count_callback_error);
+    cr_assert(set_callback_error_handler(previous) == previous);  // nullptr restored the default
 }
 
 Test(thread_pool, wait_for_and_cancel) {

@@ -57,7 +57,20 @@ class future;
 template <class R>
 class promise;
 
+// What becomes of an exception thrown by a done-callback (add_done_callback):
+// like Python's concurrent.futures, which logs it and carries on, it goes to
+// this handler on the thread that ran the callback; the future's result is
+// unaffected and the other callbacks still run.  The default handler writes
+// one line on stderr, "libconc: exception in done callback: WHAT" (WHAT is
+// what(), or "unknown exception").  Returns the previous handler; nullptr
+// restores the default.  An exception out of the handler itself is dropped.
+using callback_error_handler = void (*)(std::exception_ptr);
+callback_error_handler set_callback_error_handler(callback_error_handler h) noexcept;
+
 namespace detail {
+
+// Hands the exception of a done-callback to the callback error handler.
+void report_callback_error(std::exception_ptr e) noexcept;
 
 // Number of online CPUs, at least 1.
 unsigned online_cpus() noexcept;
@@ -166,7 +179,8 @@ struct shared_state : state_base {
             for (auto& cb : *cbs) {
                 try {
                     cb(self);
-                } catch (...) {  // like concurrent.futures: a failing callback is ignored
+                } catch (...) {
+                    report_callback_error(std::current_exception());
                 }
             }
         }
@@ -283,11 +297,18 @@ public:
         return s_->error;
     }
     // fn(const future<R>&) runs once the future is done, on the thread that
-    // finishes it; right now, on this thread, if it is already done.
+    // finishes it; right now, on this thread, if it is already done.  An
+    // exception out of fn goes to the callback error handler (see
+    // set_callback_error_handler), never to the caller.
     template <class Fn>
     void add_done_callback(Fn&& fn) const {
         typename detail::shared_state<R>::callback cb(std::forward<Fn>(fn));
-        if (!s_->add_callback(std::move(cb))) cb(*this);
+        if (s_->add_callback(std::move(cb))) return;
+        try {
+            cb(*this);
+        } catch (...) {
+            detail::report_callback_error(std::current_exception());
+        }
     }
 
     friend bool operator==(const future& a, const future& b) noexcept { return a.s_ == b.s_; }
