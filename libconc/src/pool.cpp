@@ -259,6 +259,8 @@ struct fork_job {
     promise<std::string> one;
     promise<std::vector<std::string>> many;
 
+    // Its future is done: answered, failed, or cancelled by the caller.
+    bool done() const { return chunk ? many.get_future().done() : one.get_future().done(); }
     bool claim() {
         if (claimed) return true;
         return claimed = chunk ? many.claim() : one.claim();
@@ -323,6 +325,7 @@ struct fork_pool::impl {
     std::mutex m;  // guards the next four
     std::deque<std::unique_ptr<fork_job>> submitted;
     bool closed = false, terminating = false, wake_sent = false;
+    bool ending = false;  // the destructor: close if every task is done, else terminate
     bool running = true;  // the I/O thread has not finished
 
     pipe_pair wake_pipe;   // a self-pipe: submit(), close() and terminate() wake the I/O thread
@@ -520,6 +523,20 @@ struct fork_pool::impl {
         spawn(w);
     }
 
+    // Every task submitted so far is done (I/O thread; the caller holds m, so
+    // submitted cannot grow).  A job leaves a worker's outstanding before its
+    // future is finished, so a caller that saw every future done finds them
+    // empty here.
+    bool all_done() const {
+        for (auto& w : workers)
+            if (!w.outstanding.empty()) return false;
+        for (auto& j : pending)
+            if (!j->done()) return false;
+        for (auto& j : submitted)
+            if (!j->done()) return false;
+        return true;
+    }
+
     void fail_all(std::exception_ptr e) {
         for (auto& w : workers) {
             for (auto& j : w.outstanding) j->fail(e);
@@ -566,6 +583,14 @@ struct fork_pool::impl {
                 closing = closed;
                 term = terminating;
                 wake_sent = false;
+                // Leaving "with Pool() as p:" when the work is all done must
+                // not kill workers that still hold output in their stdio.
+                if (ending && !term) {
+                    if (all_done())
+                        closing = closed = true;
+                    else
+                        term = terminating = true;
+                }
             }
             if (term) {
                 kill_all();
@@ -611,8 +636,13 @@ fork_pool::fork_pool(function fn, unsigned n, fork_pool_options opt)
     : impl_(std::make_unique<impl>(std::move(fn), n ? n : detail::online_cpus(), opt)) {}
 
 fork_pool::~fork_pool() {
-    terminate();
-    join();
+    {
+        std::lock_guard lk(impl_->m);
+        impl_->ending = true;
+        impl_->wake();
+    }
+    std::lock_guard jl(impl_->join_m);
+    if (impl_->io.joinable()) impl_->io.join();
 }
 
 unsigned fork_pool::size() const noexcept { return unsigned(impl_->workers.size()); }

@@ -657,3 +657,59 @@ Test(fork_pool, worker_calling_exit_fails_only_its_task_and_runs_no_parent_destr
     std::string got = out.contents();
     cr_assert_eq(got.size(), want.size(), "stdio of exiting workers: %zu bytes, want %zu", got.size(), want.size());
 }
+
+// Issue 12, defect 4: destroying a pool whose submitted tasks have all
+// completed closes and joins it (the workers exit normally and flush their
+// stdio, as after "with Pool() as p:"); with tasks unfinished it still
+// terminates them.
+Test(fork_pool, destroying_a_pool_whose_work_is_done_lets_the_workers_flush_their_stdio, .timeout = 600) {
+    for (int round = 0; round < 100; ++round) {
+        shared_file out;
+        FILE* log = ::fdopen(::dup(out.fd), "a");  // fully buffered, never flushed by fn
+        cr_assert(log);
+        std::vector<std::string> in;
+        for (int i = 0; i < 20; ++i) in.push_back(std::to_string(round * 100 + i));
+        {
+            fork_pool pool([log](std::string_view s) {
+                std::fprintf(log, "<%.*s>", int(s.size()), s.data());
+                return std::string(s);
+            }, 2);
+            cr_assert(pool.map(in, 1 + round % 3) == in);
+            auto last = pool.apply_async("last");
+            cr_assert_eq(last.get(), "last");
+        }
+        std::fclose(log);
+        std::string got = out.contents(), want;
+        std::multiset<std::string> seen;
+        for (std::size_t b = 0; (b = got.find('<', b)) != std::string::npos; ++b)
+            seen.insert(got.substr(b + 1, got.find('>', b) - b - 1));
+        std::multiset<std::string> expected(in.begin(), in.end());
+        expected.insert("last");
+        cr_assert(seen == expected, "round %d: the workers wrote '%s'", round, got.c_str());
+        cr_assert(no_children(), "round %d left a child", round);
+    }
+}
+
+Test(fork_pool, destroying_a_pool_with_unfinished_work_terminates_it) {
+    for (int round = 0; round < 20; ++round) {
+        future<std::string> hung, queued;
+        {
+            fork_pool pool([](std::string_view s) {
+                if (s == "hang") ::pause();
+                return std::string(s);
+            }, 1);
+            cr_assert_eq(pool.apply("x"), "x");
+            hung = pool.apply_async("hang");
+            queued = pool.apply_async("y");
+        }
+        for (auto* f : {&hung, &queued}) {
+            try {
+                f->get();
+                cr_assert_fail("round %d: an unfinished task did not fail", round);
+            } catch (const std::runtime_error& e) {
+                cr_assert_str_eq(e.what(), "fork_pool terminated");
+            }
+        }
+        cr_assert(no_children());
+    }
+}

@@ -632,8 +632,11 @@ public:
     using function = std::function<std::string(std::string_view)>;
 
     explicit fork_pool(function fn, unsigned n = 0, fork_pool_options opt = {});
-    // terminate() then join(), like leaving Python's "with Pool() as p:".
-    // Call close() and join() first to let queued work finish.
+    // When every task submitted has completed (or was cancelled): close() and
+    // join(), so the workers exit normally and flush their stdio.  Otherwise
+    // terminate() and join(), like leaving Python's "with Pool() as p:": the
+    // unfinished tasks fail.  Call close() and join() first to let queued
+    // work finish.
     ~fork_pool();
     fork_pool(const fork_pool&) = delete;
     fork_pool& operator=(const fork_pool&) = delete;
@@ -669,7 +672,9 @@ public:
     }
 
     void close();      // no more tasks; workers exit once the queued ones are done
-    void terminate();  // kill the workers (SIGKILL) now; unfinished futures fail
+    // The hard stop: kills the workers (SIGKILL) now, losing what they hold in
+    // their stdio buffers; unfinished futures fail ("fork_pool terminated").
+    void terminate();
     void join();       // after close() or terminate(): waits for the workers to exit
 
     // Internal: a chunk message, as built by make_imap.
