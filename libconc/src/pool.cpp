@@ -257,7 +257,7 @@ struct fork_job {
     bool chunk = false;
     bool claimed = false;
     promise<std::string> one;
-    promise<std::vector<std::string>> many;
+    promise<detail::chunk_result<std::string>> many;
 
     // Its future is done: answered, failed, or cancelled by the caller.
     bool done() const { return chunk ? many.get_future().done() : one.get_future().done(); }
@@ -285,17 +285,20 @@ struct fork_job {
                 fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
             return;
         }
-        std::vector<std::string> out;
-        out.reserve(count);
-        for (std::uint32_t i = 0; i < count && std::size_t(end - p) >= wire_result_header; ++i) {
+        chunk_result<std::string> out;
+        out.values.reserve(count);
+        std::uint32_t i = 0;
+        for (; i < count && std::size_t(end - p) >= wire_result_header; ++i) {
             auto r = wire_get_result(p);
-            if (!r.ok) return fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
-            if (r.size <= 15)  // a fixed-size copy into the inline buffer, then the length
-                out.emplace_back(r.data, std::size_t(15)).resize(r.size);
+            if (!r.ok)  // only this item fails
+                out.errors.emplace_back(i, std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
+            else if (r.size <= 15)  // a fixed-size copy into the inline buffer, then the length
+                out.values.emplace_back(r.data, std::size_t(15)).resize(r.size);
             else
-                out.emplace_back(r.data, r.size);
+                out.values.emplace_back(r.data, r.size);
             p = r.data + r.size;
         }
+        if (i < count) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
         many.set_value(std::move(out));
     }
 };
@@ -656,7 +659,7 @@ future<std::string> fork_pool::apply_async(std::string_view item) {
     return f;
 }
 
-future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
+future<detail::chunk_result<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
     if (frame.size() < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
     detail::wire_finish_request(frame.data(), frame.size(), count);
     auto job = std::make_unique<fork_job>();
@@ -668,7 +671,7 @@ future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std:
     return f;
 }
 
-future<std::vector<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
+future<detail::chunk_result<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
                                                          std::size_t size, std::uint32_t count) {
     if (size < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
     detail::wire_finish_request(frame.get(), size, count);

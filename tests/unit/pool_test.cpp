@@ -713,3 +713,93 @@ Test(fork_pool, destroying_a_pool_with_unfinished_work_terminates_it) {
         cr_assert(no_children());
     }
 }
+
+// Issue 12, defect 5: in a chunk (chunksize > 1) where one item throws, only
+// that item's position rethrows; the other items' results are delivered.
+// map rethrows the first exception in input order.
+Test(thread_pool, an_item_that_throws_fails_only_its_own_position_in_a_chunk) {
+    thread_pool pool(2);
+    std::vector<int> in(1000);
+    std::iota(in.begin(), in.end(), 0);
+    auto fn = [](int x) {
+        if (x % 97 == 42) throw std::runtime_error("item " + std::to_string(x));
+        return x * 2;
+    };
+    for (std::size_t chunk : {std::size_t(1), std::size_t(3), std::size_t(10), std::size_t(250)}) {
+        int pos = 0, errors = 0;
+        auto r = pool.imap(fn, in, chunk);
+        for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+            try {
+                cr_assert_eq(*it, pos * 2, "chunksize %zu item %d", chunk, pos);
+                cr_assert_neq(pos % 97, 42, "chunksize %zu item %d did not throw", chunk, pos);
+            } catch (const std::runtime_error& e) {
+                cr_assert_eq(std::string(e.what()), "item " + std::to_string(pos), "chunksize %zu item %d", chunk, pos);
+                ++errors;
+            }
+        }
+        cr_assert_eq(pos, 1000);
+        cr_assert_eq(errors, 10);
+        std::multiset<int> got;
+        errors = 0;
+        auto u = pool.imap_unordered(fn, in, chunk);
+        for (auto it = u.begin(); it != u.end(); ++it) {
+            try {
+                got.insert(*it / 2);
+            } catch (const std::runtime_error&) {
+                ++errors;
+            }
+        }
+        cr_assert_eq(errors, 10);
+        cr_assert_eq(got.size(), 990u);
+        for (int x : in) cr_assert_eq(got.count(x), x % 97 == 42 ? 0u : 1u, "chunksize %zu item %d", chunk, x);
+        try {
+            pool.map(fn, in, chunk);
+            cr_assert_fail("map did not throw");
+        } catch (const std::runtime_error& e) {
+            cr_assert_str_eq(e.what(), "item 42");
+        }
+    }
+}
+
+Test(fork_pool, an_item_that_throws_fails_only_its_own_position_in_a_chunk) {
+    fork_pool pool([](std::string_view s) {
+        if (s.starts_with("t")) throw std::runtime_error("bad " + std::string(s));
+        return std::string(s) + "!";
+    }, 2);
+    std::vector<std::string> in;
+    for (int i = 0; i < 1000; ++i) in.push_back((i % 97 == 42 ? "t" : "") + std::to_string(i));
+    for (std::size_t chunk : {std::size_t(1), std::size_t(3), std::size_t(10), std::size_t(250)}) {
+        int pos = 0, errors = 0;
+        auto r = pool.imap(in, chunk);
+        for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+            try {
+                cr_assert_eq(*it, in[pos] + "!", "chunksize %zu item %d", chunk, pos);
+                cr_assert_neq(pos % 97, 42, "chunksize %zu item %d did not throw", chunk, pos);
+            } catch (const remote_error& e) {
+                cr_assert_eq(std::string(e.what()), "bad " + in[pos], "chunksize %zu item %d", chunk, pos);
+                ++errors;
+            }
+        }
+        cr_assert_eq(pos, 1000);
+        cr_assert_eq(errors, 10);
+        std::multiset<std::string> got;
+        errors = 0;
+        auto u = pool.imap_unordered(in, chunk);
+        for (auto it = u.begin(); it != u.end(); ++it) {
+            try {
+                got.insert(*it);
+            } catch (const remote_error&) {
+                ++errors;
+            }
+        }
+        cr_assert_eq(errors, 10);
+        cr_assert_eq(got.size(), 990u);
+        for (auto& x : in) cr_assert_eq(got.count(x + "!"), x[0] == 't' ? 0u : 1u, "chunksize %zu item %s", chunk, x.c_str());
+        try {
+            pool.map(in, chunk);
+            cr_assert_fail("map did not throw");
+        } catch (const remote_error& e) {
+            cr_assert_str_eq(e.what(), "bad t42");
+        }
+    }
+}

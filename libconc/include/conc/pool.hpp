@@ -363,14 +363,24 @@ private:
 
 namespace detail {
 
+// The results of one chunk of imap/map: the values of the items that
+// returned, in order, and the exceptions of the items that threw, by their
+// position in the chunk, ascending.  A chunk without errors is its values.
+template <class R>
+struct chunk_result {
+    std::vector<R> values;
+    std::vector<std::pair<std::size_t, std::exception_ptr>> errors;
+    std::size_t size() const noexcept { return values.size() + errors.size(); }
+};
+
 // Lazy ordered (or completion-ordered) iteration over chunked results: at most
 // `window` chunks are in flight; input is read only as results are consumed.
-// Submit: (iterator&, sentinel&, chunksize) -> std::pair<future<std::vector<R>>, size_t>.
+// Submit: (iterator&, sentinel&, chunksize) -> std::pair<future<chunk_result<R>>, size_t>.
 template <class R, class View, class Submit>
 class imap_range {
     using in_iter = std::ranges::iterator_t<View>;
     using in_sent = std::ranges::sentinel_t<View>;
-    using chunk_future = future<std::vector<R>>;
+    using chunk_future = future<chunk_result<R>>;
 
     struct done_channel {
         std::mutex m;
@@ -387,9 +397,13 @@ class imap_range {
         Submit submit;
         std::deque<std::pair<chunk_future, std::size_t>> inflight;
         std::shared_ptr<done_channel> chan;
-        std::vector<R> cur;
-        std::exception_ptr cur_err;
+        chunk_result<R> cur;
+        std::exception_ptr cur_err;  // the whole chunk failed (worker died, cancelled)
         std::size_t cur_count = 0, pos = 0;
+        // cur.errors[error_pos] is the next error, at position error_at (npos:
+        // none); the value at pos is cur.values[pos - error_pos].
+        std::size_t error_pos = 0, error_at = npos;
+        static constexpr std::size_t npos = std::size_t(-1);
 
         impl(View v, std::size_t cs, std::size_t w, bool ord, Submit s)
             : view(std::move(v)), it(std::ranges::begin(view)), end(std::ranges::end(view)),
@@ -434,9 +448,10 @@ class imap_range {
                     n = i->second;
                     inflight.erase(i);
                 }
-                pos = 0;
+                pos = error_pos = 0;
                 cur_err = nullptr;
-                cur.clear();
+                cur.values.clear();
+                cur.errors.clear();
                 try {
                     cur = f.take();
                     cur_count = cur.size();
@@ -444,7 +459,19 @@ class imap_range {
                     cur_err = std::current_exception();
                     cur_count = n;
                 }
+                error_at = cur.errors.empty() ? npos : cur.errors.front().first;
                 if (cur_count) return true;
+            }
+        }
+        // Every item's path costs one comparison with error_at.
+        R& value() {
+            if (pos == error_at) std::rethrow_exception(cur.errors[error_pos].second);
+            return cur.values[pos - error_pos];
+        }
+        void step() noexcept {
+            if (pos == error_at) {
+                ++error_pos;
+                error_at = error_pos < cur.errors.size() ? cur.errors[error_pos].first : npos;
             }
         }
         chunk_future take_ready() {
@@ -474,14 +501,15 @@ public:
         using iterator_concept = std::input_iterator_tag;
         iterator() = default;
         explicit iterator(impl* p) : p_(p) {}
-        // The result at this position; rethrows its task's exception (the
-        // iteration may go on past it).
+        // The result at this position; rethrows the exception of its item,
+        // or of its whole chunk (the iteration may go on past it).
         R& operator*() const {
             if (p_->cur_err) std::rethrow_exception(p_->cur_err);
-            return p_->cur[p_->pos];
+            return p_->value();
         }
         R* operator->() const { return &**this; }
         iterator& operator++() {
+            p_->step();
             if (++p_->pos >= p_->cur_count && !p_->next_chunk()) p_->cur_count = p_->pos = 0;
             return *this;
         }
@@ -558,9 +586,10 @@ public:
     }
 
     // Lazy, ordered: results are consumed while later ones are computed, with
-    // at most a few chunks a thread in flight (Pool.imap).  A chunk whose task
-    // threw rethrows at each of its positions.  Destroying the range cancels
-    // pending chunks and waits for running ones.
+    // at most a few chunks a thread in flight (Pool.imap).  An item whose call
+    // threw rethrows at its own position when dereferenced, and the iteration
+    // may go on; the other items of its chunk are delivered.  Destroying the
+    // range cancels pending chunks and waits for running ones.
     template <class F, class Range>
     auto imap(F f, Range&& range, std::size_t chunksize = 1) {
         return make_imap(std::move(f), std::forward<Range>(range), chunksize, true);
@@ -589,9 +618,15 @@ private:
             for (; items.size() < cs && it != end; ++it) items.push_back(*it);
             std::size_t n = items.size();
             auto fut = submit([fn, items = std::move(items)]() {
-                std::vector<R> out;
-                out.reserve(items.size());
-                for (const auto& x : items) out.push_back(std::invoke(*fn, x));
+                detail::chunk_result<R> out;
+                out.values.reserve(items.size());
+                for (std::size_t k = 0; k < items.size(); ++k) {
+                    try {
+                        out.values.push_back(std::invoke(*fn, items[k]));
+                    } catch (...) {
+                        out.errors.emplace_back(k, std::current_exception());
+                    }
+                }
                 return out;
             });
             return std::pair{std::move(fut), n};
@@ -661,7 +696,9 @@ public:
     }
     // Items are anything convertible to std::string_view, also elements a
     // range produces by value (held while they are copied).  A chunk travels
-    // to a worker as one message and comes back as one.
+    // to a worker as one message and comes back as one.  As for thread_pool,
+    // an item whose call threw (remote_error) fails only its own position; a
+    // worker that dies fails every position of the chunk it was running.
     template <class Range>
     auto imap(Range&& range, std::size_t chunksize = 1) {
         return make_imap(std::forward<Range>(range), chunksize, true);
@@ -678,10 +715,10 @@ public:
     void join();       // after close() or terminate(): waits for the workers to exit
 
     // Internal: a chunk message, as built by make_imap.
-    future<std::vector<std::string>> submit_chunk(std::string frame, std::uint32_t count);
+    future<detail::chunk_result<std::string>> submit_chunk(std::string frame, std::uint32_t count);
     // The same, for a frame of `size` bytes in `frame` (its header is filled in here).
-    future<std::vector<std::string>> submit_chunk(std::unique_ptr<char[]> frame, std::size_t size,
-                                                  std::uint32_t count);
+    future<detail::chunk_result<std::string>> submit_chunk(std::unique_ptr<char[]> frame,
+                                                           std::size_t size, std::uint32_t count);
 
 private:
     template <class Range>
