@@ -1,7 +1,8 @@
 # conc: one non-recursive makefile.  Everything is built under $(BUILD).
 #   make            libconc.a and every tool
 #   make check      every public header compiled on its own, Criterion unit tests, then Bats end-to-end tests
-#   make headers    each public header compiled alone (a tiny TU per header): it includes what it uses
+#   make headers    each public header compiled alone (a tiny TU per header): it includes what it uses;
+#                   every example program in libconc(3) compiled and linked (tests/unit/man_examples.sh)
 #   make sanitize   the same under ASan+UBSan (build/asan)
 #   make tsan       the unit tests under ThreadSanitizer (build/tsan)
 #   make bench      tests/bench/*.sh
@@ -82,10 +83,17 @@ check:
 
 # A header that compiles only after another include is a bug for the user who includes it alone.
 HEADER_OK := $(HEADERS:libconc/include/%.hpp=$(BUILD)/headers/%.ok) $(DETAIL_HEADERS:libconc/include/%.hpp=$(BUILD)/headers/%.ok)
-headers: $(HEADER_OK)
+headers: $(HEADER_OK) $(BUILD)/man_examples/libconc.3.ok
 $(BUILD)/headers/%.ok: libconc/include/%.hpp
 	@mkdir -p $(@D)
 	echo '#include "$*.hpp"' | $(CXX) $(ALLFLAGS) -fsyntax-only -x c++ -
+	@touch $@
+
+# libconc(3) promises complete programs that a reader can paste: each one is
+# built as the page says, against the headers and libconc.a, warnings included.
+EXAMPLE_FLAGS := -std=c++20 -Wall -Wextra -Wpedantic -pthread $(SAN) -O0 -Ilibconc/include
+$(BUILD)/man_examples/libconc.3.ok: man/man3/libconc.3 tests/unit/man_examples.sh $(LIB) $(HEADERS) $(DETAIL_HEADERS)
+	LIBS='$(LIB) $(LDLIBS)' sh tests/unit/man_examples.sh man/man3/libconc.3 $(@D) $(CXX) $(EXAMPLE_FLAGS)
 	@touch $@
 
 # Each unit test binary runs on its own; all of them run even if one fails.
@@ -109,8 +117,13 @@ tsan:
 bench: all $(BENCH_BIN)
 	@for b in tests/bench/*.sh; do echo "== $$b"; CONC_BIN=$(abspath $(BUILD)/bin) BUILD=$(abspath $(BUILD)) bash $$b || exit 1; done
 
+# mandoc, then what it lets through: .Fn sets each argument apart, so an
+# unquoted default (.Fn flush async = false) renders as flush(async, =, false).
 lint:
 	mandoc -Tlint -W warning $(MAN_PAGES)
+	@awk '/^\.Fn / { l = $$0; gsub(/"[^"]*"/, "", l); \
+	    if (l ~ / = /) { print FILENAME ":" FNR ": quote the argument with its default: " $$0; bad = 1 } } \
+	    END { exit bad }' $(MAN_PAGES)
 
 DEB_DEPS := g++ make libcriterion-dev bats bats-support bats-assert mandoc pkg-config time
 deps:

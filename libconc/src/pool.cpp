@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "conc/error.hpp"
@@ -13,7 +15,43 @@
 
 namespace conc {
 
+namespace {
+
+void print_callback_error(std::exception_ptr e) {
+    std::string line = "libconc: exception in done callback: ";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        line += x.what();
+    } catch (...) {
+        line += "unknown exception";
+    }
+    line += '\n';
+    // In one write(2) where it can: lines from several threads do not mix.
+    for (std::size_t off = 0; off < line.size();) {
+        ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += std::size_t(n);
+    }
+}
+
+std::atomic<callback_error_handler> callback_error_to{print_callback_error};
+
+}  // namespace
+
+callback_error_handler set_callback_error_handler(callback_error_handler h) noexcept {
+    return callback_error_to.exchange(h ? h : print_callback_error);
+}
+
 namespace detail {
+
+void report_callback_error(std::exception_ptr e) noexcept {
+    try {
+        callback_error_to.load()(std::move(e));
+    } catch (...) {  // documented: the handler's own exception is dropped
+    }
+}
 
 static thread_local bool tls_pool_thread = false;
 
@@ -130,6 +168,36 @@ void unregister_fd(unique_fd& fd) {
     fd.reset();
 }
 
+// A worker whose fn calls exit(), itself or in a library, must leave as _exit
+// does for everything it inherited: exit() runs the exit handlers and static
+// destructors of the parent's program, on copies of objects that other threads
+// of the parent were using at the fork.  The wait slots' condition variables
+// are one: pthread_cond_destroy waits for waiters that exist only in the
+// parent, for ever.  A static fork_pool of the program's would be another.
+//
+// Exit handlers run in the reverse order of their registration, and static
+// destructors are exit handlers too (__cxa_atexit), so a handler registered in
+// the child right after fork runs before every one the parent registered.  It
+// does what the worker wants of exit(), flush stdio, and ends the process with
+// exit's status through _exit; the parent then reports "worker exited with
+// status N".  Statics the worker itself constructs later are destroyed first,
+// as exit() would.  on_exit(3) hands the handler exit's status; where it is
+// missing (not glibc), atexit's handler cannot know it and the worker ends
+// with status 1.
+#ifdef __GLIBC__
+void end_worker_at_exit(int status, void*) {
+    std::fflush(nullptr);
+    ::_exit(status);
+}
+void intercept_exit() noexcept { ::on_exit(end_worker_at_exit, nullptr); }
+#else
+void end_worker_at_exit() {
+    std::fflush(nullptr);
+    ::_exit(1);
+}
+void intercept_exit() noexcept { std::atexit(end_worker_at_exit); }
+#endif
+
 // The worker process: frames in on `in`, frames out on `out`, until end of file.
 [[noreturn]] void worker_main(const fork_pool::function& fn, int in, int out) {
     try {
@@ -189,8 +257,10 @@ struct fork_job {
     bool chunk = false;
     bool claimed = false;
     promise<std::string> one;
-    promise<std::vector<std::string>> many;
+    promise<detail::chunk_result<std::string>> many;
 
+    // Its future is done: answered, failed, or cancelled by the caller.
+    bool done() const { return chunk ? many.get_future().done() : one.get_future().done(); }
     bool claim() {
         if (claimed) return true;
         return claimed = chunk ? many.claim() : one.claim();
@@ -215,17 +285,20 @@ struct fork_job {
                 fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
             return;
         }
-        std::vector<std::string> out;
-        out.reserve(count);
-        for (std::uint32_t i = 0; i < count && std::size_t(end - p) >= wire_result_header; ++i) {
+        chunk_result<std::string> out;
+        out.values.reserve(count);
+        std::uint32_t i = 0;
+        for (; i < count && std::size_t(end - p) >= wire_result_header; ++i) {
             auto r = wire_get_result(p);
-            if (!r.ok) return fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
-            if (r.size <= 15)  // a fixed-size copy into the inline buffer, then the length
-                out.emplace_back(r.data, std::size_t(15)).resize(r.size);
+            if (!r.ok)  // only this item fails
+                out.errors.emplace_back(i, std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
+            else if (r.size <= 15)  // a fixed-size copy into the inline buffer, then the length
+                out.values.emplace_back(r.data, std::size_t(15)).resize(r.size);
             else
-                out.emplace_back(r.data, r.size);
+                out.values.emplace_back(r.data, r.size);
             p = r.data + r.size;
         }
+        if (i < count) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
         many.set_value(std::move(out));
     }
 };
@@ -255,6 +328,7 @@ struct fork_pool::impl {
     std::mutex m;  // guards the next four
     std::deque<std::unique_ptr<fork_job>> submitted;
     bool closed = false, terminating = false, wake_sent = false;
+    bool ending = false;  // the destructor: close if every task is done, else terminate
     bool running = true;  // the I/O thread has not finished
 
     pipe_pair wake_pipe;   // a self-pipe: submit(), close() and terminate() wake the I/O thread
@@ -311,6 +385,7 @@ struct fork_pool::impl {
             ::pthread_sigmask(SIG_SETMASK, &child_mask, nullptr);
             for (int fd : registry)
                 if (fd != tp.read.get() && fd != rp.write.get()) ::close(fd);
+            intercept_exit();
             worker_main(fn, tp.read.get(), rp.write.get());
         }
         int err = errno;
@@ -440,13 +515,29 @@ struct fork_pool::impl {
     void on_death(worker& w) {
         exit_status st = retire(w, true);
         if (!w.outstanding.empty()) {
-            w.outstanding.front()->fail(std::make_exception_ptr(worker_died("worker died: " + st.describe())));
+            std::string why = st.exited() ? "worker exited with status " + std::to_string(st.code())
+                                          : "worker died: " + st.describe();
+            w.outstanding.front()->fail(std::make_exception_ptr(worker_died(why)));
             // The others were never started: the worker takes its tasks in order.
             for (std::size_t i = w.outstanding.size(); i-- > 1;)
                 pending.push_front(std::move(w.outstanding[i]));
             w.outstanding.clear();
         }
         spawn(w);
+    }
+
+    // Every task submitted so far is done (I/O thread; the caller holds m, so
+    // submitted cannot grow).  A job leaves a worker's outstanding before its
+    // future is finished, so a caller that saw every future done finds them
+    // empty here.
+    bool all_done() const {
+        for (auto& w : workers)
+            if (!w.outstanding.empty()) return false;
+        for (auto& j : pending)
+            if (!j->done()) return false;
+        for (auto& j : submitted)
+            if (!j->done()) return false;
+        return true;
     }
 
     void fail_all(std::exception_ptr e) {
@@ -495,6 +586,14 @@ struct fork_pool::impl {
                 closing = closed;
                 term = terminating;
                 wake_sent = false;
+                // Leaving "with Pool() as p:" when the work is all done must
+                // not kill workers that still hold output in their stdio.
+                if (ending && !term) {
+                    if (all_done())
+                        closing = closed = true;
+                    else
+                        term = terminating = true;
+                }
             }
             if (term) {
                 kill_all();
@@ -540,8 +639,13 @@ fork_pool::fork_pool(function fn, unsigned n, fork_pool_options opt)
     : impl_(std::make_unique<impl>(std::move(fn), n ? n : detail::online_cpus(), opt)) {}
 
 fork_pool::~fork_pool() {
-    terminate();
-    join();
+    {
+        std::lock_guard lk(impl_->m);
+        impl_->ending = true;
+        impl_->wake();
+    }
+    std::lock_guard jl(impl_->join_m);
+    if (impl_->io.joinable()) impl_->io.join();
 }
 
 unsigned fork_pool::size() const noexcept { return unsigned(impl_->workers.size()); }
@@ -555,7 +659,7 @@ future<std::string> fork_pool::apply_async(std::string_view item) {
     return f;
 }
 
-future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
+future<detail::chunk_result<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
     if (frame.size() < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
     detail::wire_finish_request(frame.data(), frame.size(), count);
     auto job = std::make_unique<fork_job>();
@@ -567,7 +671,7 @@ future<std::vector<std::string>> fork_pool::submit_chunk(std::string frame, std:
     return f;
 }
 
-future<std::vector<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
+future<detail::chunk_result<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
                                                          std::size_t size, std::uint32_t count) {
     if (size < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
     detail::wire_finish_request(frame.get(), size, count);

@@ -1,11 +1,14 @@
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <charconv>
+#include <cstdio>
 #include <future>
 #include <numeric>
 #include <memory>
@@ -264,6 +267,91 @@ Test(thread_pool, add_done_callback_before_and_after_completion) {
     cr_assert_eq(calls.load(), 600);
 }
 
+// Issue 12, defect 3: an exception out of a done-callback goes to the callback
+// error handler (by default one line on stderr); the future's value is
+// unaffected and the other callbacks still run, whether the callback runs on
+// the finishing thread or, the future being done, on the caller's.
+Test(thread_pool, a_throwing_done_callback_is_reported_on_stderr_and_the_others_run, .init = cr_redirect_stderr) {
+    std::atomic<int> ran{0};
+    promise<int> p;
+    auto f = p.get_future();
+    f.add_done_callback([](const future<int>&) { throw std::runtime_error("boom"); });
+    f.add_done_callback([&](const future<int>& d) { ran += d.get(); });
+    p.set_value(5);
+    cr_assert_eq(f.get(), 5);
+    cr_assert_eq(ran.load(), 5);
+    // already done: the callback runs now, on this thread, and nothing is thrown here
+    f.add_done_callback([](const future<int>&) { throw 42; });
+    f.add_done_callback([&](const future<int>& d) { ran += d.get(); });
+    cr_assert_eq(ran.load(), 10);
+    cr_assert_eq(f.get(), 5);
+    // on a pool thread
+    thread_pool pool(1);
+    gate g;
+    auto t = pool.submit([&] { g.wait(); return 7; });
+    t.add_done_callback([](const future<int>& d) { throw std::logic_error("late " + std::to_string(d.get())); });
+    t.add_done_callback([&](const future<int>& d) { ran += d.get(); });
+    g.release();
+    cr_assert_eq(t.get(), 7);
+    pool.shutdown();
+    cr_assert_eq(ran.load(), 17);
+    std::fflush(stderr);
+    cr_assert_stderr_eq_str("libconc: exception in done callback: boom\n"
+                            "libconc: exception in done callback: unknown exception\n"
+                            "libconc: exception in done callback: late 7\n");
+}
+
+static std::string square(std::string_view s);  // the fork_pool tests' function, below
+
+namespace {
+std::atomic<int> callback_errors{0};
+void count_callback_error(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::runtime_error& x) {
+        if (std::string(x.what()) == "cb") ++callback_errors;
+    }
+}
+}  // namespace
+
+Test(thread_pool, set_callback_error_handler_gets_every_callback_exception_on_any_thread) {
+    auto previous = set_callback_error_handler(count_callback_error);
+    cr_assert(previous != nullptr);
+    const int n = 2000;
+    std::atomic<int> others{0};
+    long sum = 0;
+    {
+        thread_pool pool(2);
+        std::vector<future<int>> fs;
+        for (int i = 0; i < n; ++i) {
+            fs.push_back(pool.submit([](int x) { return x; }, i));
+            fs.back().add_done_callback([](const future<int>&) { throw std::runtime_error("cb"); });
+            fs.back().add_done_callback([&](const future<int>&) { ++others; });
+        }
+        for (auto& f : fs) sum += f.get();
+    }  // joined: every callback has run
+    fork_pool procs(square, 2);
+    for (int i = 0; i < 100; ++i) {
+        auto f = procs.apply_async(std::to_string(i));
+        f.add_done_callback([](const future<std::string>&) { throw std::runtime_error("cb"); });
+        cr_assert_eq(f.get(), std::to_string(i * i));
+        f.add_done_callback([](const future<std::string>&) { throw std::runtime_error("cb"); });
+    }
+    procs.close();
+    procs.join();  // the I/O thread, which runs the callbacks of fork_pool futures, is done
+    cr_assert_eq(sum, long(n) * (n - 1) / 2);
+    cr_assert_eq(others.load(), n);
+    cr_assert_eq(callback_errors.load(), n + 200);
+    // a handler that throws itself: dropped
+    set_callback_error_handler([](std::exception_ptr) { throw 1; });
+    promise<int> p;
+    p.get_future().add_done_callback([](const future<int>&) { throw 2; });
+    p.set_value(1);
+    cr_assert_eq(p.get_future().get(), 1);
+    cr_assert(set_callback_error_handler(nullptr) != count_callback_error);
+    cr_assert(set_callback_error_handler(previous) == previous);  // nullptr restored the default
+}
+
 Test(thread_pool, wait_for_and_cancel) {
     thread_pool pool(1);
     gate g;
@@ -369,7 +457,7 @@ Test(fork_pool, worker_killed_mid_task_fails_only_its_task) {
                     fs[i].get();
                     cr_assert_fail("task %d should have failed", i);
                 } catch (const worker_died& e) {
-                    cr_assert_str_eq(e.what(), i == 100 ? "worker died: killed by signal 9" : "worker died: exit 3");
+                    cr_assert_str_eq(e.what(), i == 100 ? "worker died: killed by signal 9" : "worker exited with status 3");
                 }
             } else {
                 cr_assert_eq(fs[i].get(), std::to_string(i * i));
@@ -482,4 +570,236 @@ Test(fork_pool, imap_over_a_range_of_temporaries_copies_each_element_whole) {
     auto m = pool.map(items, 5);
     cr_assert_eq(m.size(), std::size_t(2000));
     for (std::size_t k = 0; k < m.size(); ++k) cr_assert_eq(m[k], make(k));
+}
+
+// Issue 12, defect 2: a worker whose function calls exit() ends with _exit
+// semantics: stdio flushed, none of the parent's exit handlers or static
+// destructors run; its task fails with "worker exited with status N" and the
+// pool replaces it and goes on.  Before the fix the worker hung in the
+// destructor of pool.cpp's static wait slots (pthread_cond_destroy).
+namespace {
+// A static object of the parent's: its destructor must never run in a worker.
+struct parent_static {
+    pid_t owner = ::getpid();
+    int fd = -1;
+    ~parent_static() {
+        if (::getpid() != owner && fd >= 0) (void)!::write(fd, "D", 1);
+    }
+};
+parent_static witness;
+
+// A file shared by the parent and its workers (O_APPEND, unlinked), read back whole.
+struct shared_file {
+    int fd;
+    shared_file() {
+        char path[] = "/tmp/pool_test_XXXXXX";
+        fd = ::mkstemp(path);
+        cr_assert_geq(fd, 0);
+        ::unlink(path);
+        ::fcntl(fd, F_SETFL, O_APPEND);
+    }
+    ~shared_file() { ::close(fd); }
+    std::string contents() const {
+        std::string s;
+        char buf[4096];
+        long n;
+        for (off_t off = 0; (n = ::pread(fd, buf, sizeof buf, off)) > 0; off += n) s.append(buf, std::size_t(n));
+        return s;
+    }
+};
+}  // namespace
+
+Test(fork_pool, worker_calling_exit_fails_only_its_task_and_runs_no_parent_destructor, .timeout = 600) {
+    shared_file destructors, out;
+    witness.fd = destructors.fd;
+    FILE* log = ::fdopen(::dup(out.fd), "a");  // fully buffered: only a flush writes it
+    cr_assert(log);
+    auto fn = [log](std::string_view s) {
+        if (s.starts_with("exit")) {
+            std::fprintf(log, "<%.*s>", int(s.size()), s.data());  // left in the buffer for exit()
+            std::exit(std::stoi(std::string(s.substr(4))));
+        }
+        return std::string(s) + "!";
+    };
+    for (int round = 0; round < 100; ++round) {
+        fork_pool pool(fn, 2);
+        std::vector<std::string> in;
+        for (int i = 0; i < 40; ++i) in.push_back(i % 10 == 3 ? "exit" + std::to_string(i) : std::to_string(i));
+        int pos = 0, failed = 0;
+        auto r = pool.imap(in);
+        for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+            try {
+                cr_assert_eq(*it, in[pos] + "!", "round %d item %d", round, pos);
+            } catch (const worker_died& e) {
+                cr_assert_eq(pos % 10, 3, "round %d item %d failed: %s", round, pos, e.what());
+                std::string want = "worker exited with status " + std::to_string(pos);
+                cr_assert_eq(std::string(e.what()), want, "round %d item %d", round, pos);
+                ++failed;
+            }
+        }
+        cr_assert_eq(pos, 40);
+        cr_assert_eq(failed, 4);
+        auto zero = pool.apply_async("exit0");
+        cr_assert_eq(pool.apply("x"), "x!");
+        try {
+            zero.get();
+            cr_assert_fail("exit(0) in a task did not fail it");
+        } catch (const worker_died& e) {
+            cr_assert_eq(std::string(e.what()), "worker exited with status 0", "round %d", round);
+        }
+    }
+    cr_assert(no_children());
+    std::fclose(log);
+    witness.fd = -1;
+    cr_assert_eq(destructors.contents(), "", "a parent's static destructor ran in a worker");
+    std::string want;
+    for (int round = 0; round < 100; ++round) want += "<exit3><exit13><exit23><exit33><exit0>";
+    std::string got = out.contents();
+    cr_assert_eq(got.size(), want.size(), "stdio of exiting workers: %zu bytes, want %zu", got.size(), want.size());
+}
+
+// Issue 12, defect 4: destroying a pool whose submitted tasks have all
+// completed closes and joins it (the workers exit normally and flush their
+// stdio, as after "with Pool() as p:"); with tasks unfinished it still
+// terminates them.
+Test(fork_pool, destroying_a_pool_whose_work_is_done_lets_the_workers_flush_their_stdio, .timeout = 600) {
+    for (int round = 0; round < 100; ++round) {
+        shared_file out;
+        FILE* log = ::fdopen(::dup(out.fd), "a");  // fully buffered, never flushed by fn
+        cr_assert(log);
+        std::vector<std::string> in;
+        for (int i = 0; i < 20; ++i) in.push_back(std::to_string(round * 100 + i));
+        {
+            fork_pool pool([log](std::string_view s) {
+                std::fprintf(log, "<%.*s>", int(s.size()), s.data());
+                return std::string(s);
+            }, 2);
+            cr_assert(pool.map(in, 1 + round % 3) == in);
+            auto last = pool.apply_async("last");
+            cr_assert_eq(last.get(), "last");
+        }
+        std::fclose(log);
+        std::string got = out.contents(), want;
+        std::multiset<std::string> seen;
+        for (std::size_t b = 0; (b = got.find('<', b)) != std::string::npos; ++b)
+            seen.insert(got.substr(b + 1, got.find('>', b) - b - 1));
+        std::multiset<std::string> expected(in.begin(), in.end());
+        expected.insert("last");
+        cr_assert(seen == expected, "round %d: the workers wrote '%s'", round, got.c_str());
+        cr_assert(no_children(), "round %d left a child", round);
+    }
+}
+
+Test(fork_pool, destroying_a_pool_with_unfinished_work_terminates_it) {
+    for (int round = 0; round < 20; ++round) {
+        future<std::string> hung, queued;
+        {
+            fork_pool pool([](std::string_view s) {
+                if (s == "hang") ::pause();
+                return std::string(s);
+            }, 1);
+            cr_assert_eq(pool.apply("x"), "x");
+            hung = pool.apply_async("hang");
+            queued = pool.apply_async("y");
+        }
+        for (auto* f : {&hung, &queued}) {
+            try {
+                f->get();
+                cr_assert_fail("round %d: an unfinished task did not fail", round);
+            } catch (const std::runtime_error& e) {
+                cr_assert_str_eq(e.what(), "fork_pool terminated");
+            }
+        }
+        cr_assert(no_children());
+    }
+}
+
+// Issue 12, defect 5: in a chunk (chunksize > 1) where one item throws, only
+// that item's position rethrows; the other items' results are delivered.
+// map rethrows the first exception in input order.
+Test(thread_pool, an_item_that_throws_fails_only_its_own_position_in_a_chunk) {
+    thread_pool pool(2);
+    std::vector<int> in(1000);
+    std::iota(in.begin(), in.end(), 0);
+    auto fn = [](int x) {
+        if (x % 97 == 42) throw std::runtime_error("item " + std::to_string(x));
+        return x * 2;
+    };
+    for (std::size_t chunk : {std::size_t(1), std::size_t(3), std::size_t(10), std::size_t(250)}) {
+        int pos = 0, errors = 0;
+        auto r = pool.imap(fn, in, chunk);
+        for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+            try {
+                cr_assert_eq(*it, pos * 2, "chunksize %zu item %d", chunk, pos);
+                cr_assert_neq(pos % 97, 42, "chunksize %zu item %d did not throw", chunk, pos);
+            } catch (const std::runtime_error& e) {
+                cr_assert_eq(std::string(e.what()), "item " + std::to_string(pos), "chunksize %zu item %d", chunk, pos);
+                ++errors;
+            }
+        }
+        cr_assert_eq(pos, 1000);
+        cr_assert_eq(errors, 10);
+        std::multiset<int> got;
+        errors = 0;
+        auto u = pool.imap_unordered(fn, in, chunk);
+        for (auto it = u.begin(); it != u.end(); ++it) {
+            try {
+                got.insert(*it / 2);
+            } catch (const std::runtime_error&) {
+                ++errors;
+            }
+        }
+        cr_assert_eq(errors, 10);
+        cr_assert_eq(got.size(), 990u);
+        for (int x : in) cr_assert_eq(got.count(x), x % 97 == 42 ? 0u : 1u, "chunksize %zu item %d", chunk, x);
+        try {
+            pool.map(fn, in, chunk);
+            cr_assert_fail("map did not throw");
+        } catch (const std::runtime_error& e) {
+            cr_assert_str_eq(e.what(), "item 42");
+        }
+    }
+}
+
+Test(fork_pool, an_item_that_throws_fails_only_its_own_position_in_a_chunk) {
+    fork_pool pool([](std::string_view s) {
+        if (s.starts_with("t")) throw std::runtime_error("bad " + std::string(s));
+        return std::string(s) + "!";
+    }, 2);
+    std::vector<std::string> in;
+    for (int i = 0; i < 1000; ++i) in.push_back((i % 97 == 42 ? "t" : "") + std::to_string(i));
+    for (std::size_t chunk : {std::size_t(1), std::size_t(3), std::size_t(10), std::size_t(250)}) {
+        int pos = 0, errors = 0;
+        auto r = pool.imap(in, chunk);
+        for (auto it = r.begin(); it != r.end(); ++it, ++pos) {
+            try {
+                cr_assert_eq(*it, in[pos] + "!", "chunksize %zu item %d", chunk, pos);
+                cr_assert_neq(pos % 97, 42, "chunksize %zu item %d did not throw", chunk, pos);
+            } catch (const remote_error& e) {
+                cr_assert_eq(std::string(e.what()), "bad " + in[pos], "chunksize %zu item %d", chunk, pos);
+                ++errors;
+            }
+        }
+        cr_assert_eq(pos, 1000);
+        cr_assert_eq(errors, 10);
+        std::multiset<std::string> got;
+        errors = 0;
+        auto u = pool.imap_unordered(in, chunk);
+        for (auto it = u.begin(); it != u.end(); ++it) {
+            try {
+                got.insert(*it);
+            } catch (const remote_error&) {
+                ++errors;
+            }
+        }
+        cr_assert_eq(errors, 10);
+        cr_assert_eq(got.size(), 990u);
+        for (auto& x : in) cr_assert_eq(got.count(x + "!"), x[0] == 't' ? 0u : 1u, "chunksize %zu item %s", chunk, x.c_str());
+        try {
+            pool.map(in, chunk);
+            cr_assert_fail("map did not throw");
+        } catch (const remote_error& e) {
+            cr_assert_str_eq(e.what(), "bad t42");
+        }
+    }
 }

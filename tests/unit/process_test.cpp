@@ -42,6 +42,12 @@ Test(process, exit_codes_and_signals_are_reported) {
     cr_assert(run({"true"}).success());
     exit_status unknown;   // before a child is reaped: no status, and not a success
     cr_assert(!unknown.known() && !unknown.success() && !unknown.exited() && !unknown.signaled());
+    // what libconc(3) says of a default-constructed status, value by value
+    cr_assert_eq(unknown.code(), -1);
+    cr_assert_eq(unknown.shell_code(), -1);
+    cr_assert_eq(unknown.signal(), 0);
+    cr_assert_eq(unknown.raw(), 0);
+    cr_assert_eq(unknown.describe(), std::string("not finished"));
 }
 
 Test(process, not_found_is_127_and_not_executable_is_126) {

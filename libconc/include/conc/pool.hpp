@@ -38,9 +38,9 @@ public:
     future_cancelled() : std::runtime_error("future cancelled") {}
 };
 
-// A fork_pool worker process died with tasks of this future on it:
-// what() is "worker died: " and exit_status::describe(), e.g.
-// "worker died: killed by signal 9" or "worker died: exit 3".
+// A fork_pool worker process ended with tasks of this future on it: what() is
+// "worker exited with status 3" when it exited (fn called exit(3) or _exit(3)),
+// "worker died: killed by signal 9" when a signal killed it.
 class worker_died : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -57,7 +57,20 @@ class future;
 template <class R>
 class promise;
 
+// What becomes of an exception thrown by a done-callback (add_done_callback):
+// like Python's concurrent.futures, which logs it and carries on, it goes to
+// this handler on the thread that ran the callback; the future's result is
+// unaffected and the other callbacks still run.  The default handler writes
+// one line on stderr, "libconc: exception in done callback: WHAT" (WHAT is
+// what(), or "unknown exception").  Returns the previous handler; nullptr
+// restores the default.  An exception out of the handler itself is dropped.
+using callback_error_handler = void (*)(std::exception_ptr);
+callback_error_handler set_callback_error_handler(callback_error_handler h) noexcept;
+
 namespace detail {
+
+// Hands the exception of a done-callback to the callback error handler.
+void report_callback_error(std::exception_ptr e) noexcept;
 
 // Number of online CPUs, at least 1.
 unsigned online_cpus() noexcept;
@@ -166,7 +179,8 @@ struct shared_state : state_base {
             for (auto& cb : *cbs) {
                 try {
                     cb(self);
-                } catch (...) {  // like concurrent.futures: a failing callback is ignored
+                } catch (...) {
+                    report_callback_error(std::current_exception());
                 }
             }
         }
@@ -283,11 +297,18 @@ public:
         return s_->error;
     }
     // fn(const future<R>&) runs once the future is done, on the thread that
-    // finishes it; right now, on this thread, if it is already done.
+    // finishes it; right now, on this thread, if it is already done.  An
+    // exception out of fn goes to the callback error handler (see
+    // set_callback_error_handler), never to the caller.
     template <class Fn>
     void add_done_callback(Fn&& fn) const {
         typename detail::shared_state<R>::callback cb(std::forward<Fn>(fn));
-        if (!s_->add_callback(std::move(cb))) cb(*this);
+        if (s_->add_callback(std::move(cb))) return;
+        try {
+            cb(*this);
+        } catch (...) {
+            detail::report_callback_error(std::current_exception());
+        }
     }
 
     friend bool operator==(const future& a, const future& b) noexcept { return a.s_ == b.s_; }
@@ -342,14 +363,24 @@ private:
 
 namespace detail {
 
+// The results of one chunk of imap/map: the values of the items that
+// returned, in order, and the exceptions of the items that threw, by their
+// position in the chunk, ascending.  A chunk without errors is its values.
+template <class R>
+struct chunk_result {
+    std::vector<R> values;
+    std::vector<std::pair<std::size_t, std::exception_ptr>> errors;
+    std::size_t size() const noexcept { return values.size() + errors.size(); }
+};
+
 // Lazy ordered (or completion-ordered) iteration over chunked results: at most
 // `window` chunks are in flight; input is read only as results are consumed.
-// Submit: (iterator&, sentinel&, chunksize) -> std::pair<future<std::vector<R>>, size_t>.
+// Submit: (iterator&, sentinel&, chunksize) -> std::pair<future<chunk_result<R>>, size_t>.
 template <class R, class View, class Submit>
 class imap_range {
     using in_iter = std::ranges::iterator_t<View>;
     using in_sent = std::ranges::sentinel_t<View>;
-    using chunk_future = future<std::vector<R>>;
+    using chunk_future = future<chunk_result<R>>;
 
     struct done_channel {
         std::mutex m;
@@ -366,9 +397,13 @@ class imap_range {
         Submit submit;
         std::deque<std::pair<chunk_future, std::size_t>> inflight;
         std::shared_ptr<done_channel> chan;
-        std::vector<R> cur;
-        std::exception_ptr cur_err;
+        chunk_result<R> cur;
+        std::exception_ptr cur_err;  // the whole chunk failed (worker died, cancelled)
         std::size_t cur_count = 0, pos = 0;
+        // cur.errors[error_pos] is the next error, at position error_at (npos:
+        // none); the value at pos is cur.values[pos - error_pos].
+        std::size_t error_pos = 0, error_at = npos;
+        static constexpr std::size_t npos = std::size_t(-1);
 
         impl(View v, std::size_t cs, std::size_t w, bool ord, Submit s)
             : view(std::move(v)), it(std::ranges::begin(view)), end(std::ranges::end(view)),
@@ -413,9 +448,10 @@ class imap_range {
                     n = i->second;
                     inflight.erase(i);
                 }
-                pos = 0;
+                pos = error_pos = 0;
                 cur_err = nullptr;
-                cur.clear();
+                cur.values.clear();
+                cur.errors.clear();
                 try {
                     cur = f.take();
                     cur_count = cur.size();
@@ -423,7 +459,19 @@ class imap_range {
                     cur_err = std::current_exception();
                     cur_count = n;
                 }
+                error_at = cur.errors.empty() ? npos : cur.errors.front().first;
                 if (cur_count) return true;
+            }
+        }
+        // Every item's path costs one comparison with error_at.
+        R& value() {
+            if (pos == error_at) std::rethrow_exception(cur.errors[error_pos].second);
+            return cur.values[pos - error_pos];
+        }
+        void step() noexcept {
+            if (pos == error_at) {
+                ++error_pos;
+                error_at = error_pos < cur.errors.size() ? cur.errors[error_pos].first : npos;
             }
         }
         chunk_future take_ready() {
@@ -453,14 +501,15 @@ public:
         using iterator_concept = std::input_iterator_tag;
         iterator() = default;
         explicit iterator(impl* p) : p_(p) {}
-        // The result at this position; rethrows its task's exception (the
-        // iteration may go on past it).
+        // The result at this position; rethrows the exception of its item,
+        // or of its whole chunk (the iteration may go on past it).
         R& operator*() const {
             if (p_->cur_err) std::rethrow_exception(p_->cur_err);
-            return p_->cur[p_->pos];
+            return p_->value();
         }
         R* operator->() const { return &**this; }
         iterator& operator++() {
+            p_->step();
             if (++p_->pos >= p_->cur_count && !p_->next_chunk()) p_->cur_count = p_->pos = 0;
             return *this;
         }
@@ -537,9 +586,10 @@ public:
     }
 
     // Lazy, ordered: results are consumed while later ones are computed, with
-    // at most a few chunks a thread in flight (Pool.imap).  A chunk whose task
-    // threw rethrows at each of its positions.  Destroying the range cancels
-    // pending chunks and waits for running ones.
+    // at most a few chunks a thread in flight (Pool.imap).  An item whose call
+    // threw rethrows at its own position when dereferenced, and the iteration
+    // may go on; the other items of its chunk are delivered.  Destroying the
+    // range cancels pending chunks and waits for running ones.
     template <class F, class Range>
     auto imap(F f, Range&& range, std::size_t chunksize = 1) {
         return make_imap(std::move(f), std::forward<Range>(range), chunksize, true);
@@ -568,9 +618,15 @@ private:
             for (; items.size() < cs && it != end; ++it) items.push_back(*it);
             std::size_t n = items.size();
             auto fut = submit([fn, items = std::move(items)]() {
-                std::vector<R> out;
-                out.reserve(items.size());
-                for (const auto& x : items) out.push_back(std::invoke(*fn, x));
+                detail::chunk_result<R> out;
+                out.values.reserve(items.size());
+                for (std::size_t k = 0; k < items.size(); ++k) {
+                    try {
+                        out.values.push_back(std::invoke(*fn, items[k]));
+                    } catch (...) {
+                        out.errors.emplace_back(k, std::current_exception());
+                    }
+                }
                 return out;
             });
             return std::pair{std::move(fut), n};
@@ -601,7 +657,9 @@ struct fork_pool_options {
 
 // N worker processes forked at construction, each running fn (fixed before the
 // fork) on byte strings sent over pipes (multiprocessing.Pool).  A worker that
-// dies fails only the task it was running and is replaced.  fn may run in a
+// dies fails only the task it was running and is replaced; one whose fn calls
+// exit() leaves as by _exit (stdio flushed, none of the parent's exit handlers
+// or static destructors run) and is replaced the same way.  fn may run in a
 // child forked while other threads of the parent held locks: like Python's
 // "fork" start method, it should not need locks other threads may hold.
 class fork_pool {
@@ -609,8 +667,11 @@ public:
     using function = std::function<std::string(std::string_view)>;
 
     explicit fork_pool(function fn, unsigned n = 0, fork_pool_options opt = {});
-    // terminate() then join(), like leaving Python's "with Pool() as p:".
-    // Call close() and join() first to let queued work finish.
+    // When every task submitted has completed (or was cancelled): close() and
+    // join(), so the workers exit normally and flush their stdio.  Otherwise
+    // terminate() and join(), like leaving Python's "with Pool() as p:": the
+    // unfinished tasks fail.  Call close() and join() first to let queued
+    // work finish.
     ~fork_pool();
     fork_pool(const fork_pool&) = delete;
     fork_pool& operator=(const fork_pool&) = delete;
@@ -635,7 +696,9 @@ public:
     }
     // Items are anything convertible to std::string_view, also elements a
     // range produces by value (held while they are copied).  A chunk travels
-    // to a worker as one message and comes back as one.
+    // to a worker as one message and comes back as one.  As for thread_pool,
+    // an item whose call threw (remote_error) fails only its own position; a
+    // worker that dies fails every position of the chunk it was running.
     template <class Range>
     auto imap(Range&& range, std::size_t chunksize = 1) {
         return make_imap(std::forward<Range>(range), chunksize, true);
@@ -646,14 +709,16 @@ public:
     }
 
     void close();      // no more tasks; workers exit once the queued ones are done
-    void terminate();  // kill the workers (SIGKILL) now; unfinished futures fail
+    // The hard stop: kills the workers (SIGKILL) now, losing what they hold in
+    // their stdio buffers; unfinished futures fail ("fork_pool terminated").
+    void terminate();
     void join();       // after close() or terminate(): waits for the workers to exit
 
     // Internal: a chunk message, as built by make_imap.
-    future<std::vector<std::string>> submit_chunk(std::string frame, std::uint32_t count);
+    future<detail::chunk_result<std::string>> submit_chunk(std::string frame, std::uint32_t count);
     // The same, for a frame of `size` bytes in `frame` (its header is filled in here).
-    future<std::vector<std::string>> submit_chunk(std::unique_ptr<char[]> frame, std::size_t size,
-                                                  std::uint32_t count);
+    future<detail::chunk_result<std::string>> submit_chunk(std::unique_ptr<char[]> frame,
+                                                           std::size_t size, std::uint32_t count);
 
 private:
     template <class Range>
