@@ -467,10 +467,15 @@ public:
     bool too_large(u64 len) const noexcept { return len > h_.capacity; }
 
     // Room for one more item of len bytes (count: maxsize is checked unless ignore_max).
-    bool fits(const queue_state& s, u64 len, bool ignore_max) const noexcept {
+    template <queue_kind K>
+    bool fits_k(const queue_state& s, u64 len, bool ignore_max) const noexcept {
         if (!ignore_max && h_.maxsize != 0 && s.count >= h_.maxsize) return false;
-        if (kind() == queue_kind::priority) return blocks_for(len) <= h_.nblocks - s.used;
-        return s.used + record_overhead + len <= h_.data_size;
+        if constexpr (K == queue_kind::priority) return blocks_for(len) <= h_.nblocks - s.used;
+        else return s.used + record_overhead + len <= h_.data_size;
+    }
+    bool fits(const queue_state& s, u64 len, bool ignore_max) const noexcept {
+        return kind() == queue_kind::priority ? fits_k<queue_kind::priority>(s, len, ignore_max)
+                                              : fits_k<queue_kind::fifo>(s, len, ignore_max);
     }
 
     // The length of the item that would come out next (count > 0).
@@ -484,71 +489,116 @@ public:
     }
 
     // Adds an item (at the back, or at the front for unget) in t.  A priority
-    // put commits on its own.
+    // push stages heap writes: commit before the next one.
+    template <queue_kind K>
     void push(txn& t, std::string_view item, i64 prio, bool front) {
         queue_state& s = t.s;
         const u64 len = item.size();
-        switch (kind()) {
-            case queue_kind::fifo: {
-                const u64 rec = record_overhead + len;
-                u64 at;
-                if (front) {
-                    at = s.head >= rec ? s.head - rec : s.head + h_.data_size - rec;
-                    s.head = at;
-                } else {
-                    at = s.head + s.used;
-                    if (at >= h_.data_size) at -= h_.data_size;
-                }
+        if constexpr (K == queue_kind::fifo) {
+            const u64 rec = record_overhead + len;
+            u64 at;
+            if (front) {
+                at = s.head >= rec ? s.head - rec : s.head + h_.data_size - rec;
+                s.head = at;
+            } else {
+                at = s.head + s.used;
+                if (at >= h_.data_size) at -= h_.data_size;
+            }
+            if (at + rec <= h_.data_size) {  // the usual case: no wrap
+                store_u64(data() + at, len);
+                copy_bytes(data() + at + record_overhead, item.data(), len);
+            } else {
                 u64 lenword = len;
                 ring_write(at, &lenword, record_overhead);
                 ring_write(wrap(at + record_overhead), item.data(), len);
-                s.used += rec;
-                break;
             }
-            case queue_kind::lifo: {
-                unsigned char* p = data() + s.used;
-                if (len) std::memcpy(p, item.data(), len);
-                store_u64(p + len, len);
-                s.used += record_overhead + len;
-                break;
-            }
-            case queue_kind::priority: push_heap(t, item, prio, front); break;
+            s.used += rec;
+        } else if constexpr (K == queue_kind::lifo) {
+            unsigned char* p = data() + s.used;
+            copy_bytes(p, item.data(), len);
+            store_u64(p + len, len);
+            s.used += record_overhead + len;
+        } else {
+            push_heap(t, item, prio, front);
         }
         s.count += 1;
         s.bytes += len;
     }
 
     // Takes the next item out in t, giving it to sink.
-    template <class Sink>
+    template <queue_kind K, class Sink>
     void pop(txn& t, Sink& sink) {
         queue_state& s = t.s;
         u64 len = 0;
-        switch (kind()) {
-            case queue_kind::fifo: {
-                len = ring_word(s.head);
-                sink.begin(len, 0);
-                u64 at = wrap(s.head + record_overhead);
-                u64 first = std::min(len, h_.data_size - at);
-                if (first) sink.piece(data() + at, first);
-                if (len > first) sink.piece(data(), len - first);
-                sink.end();
-                s.head = wrap(s.head + record_overhead + len);
-                s.used -= record_overhead + len;
-                if (s.used == 0) s.head = 0;
-                break;
-            }
-            case queue_kind::lifo: {
-                len = load_u64(data() + s.used - record_overhead);
-                sink.begin(len, 0);
-                if (len) sink.piece(data() + s.used - record_overhead - len, len);
-                sink.end();
-                s.used -= record_overhead + len;
-                break;
-            }
-            case queue_kind::priority: len = pop_heap(t, sink); break;
+        if constexpr (K == queue_kind::fifo) {
+            len = ring_word(s.head);
+            sink.begin(len, 0);
+            u64 at = wrap(s.head + record_overhead);
+            u64 first = std::min(len, h_.data_size - at);
+            if (first) sink.piece(data() + at, first);
+            if (len > first) sink.piece(data(), len - first);
+            sink.end();
+            s.head = wrap(s.head + record_overhead + len);
+            s.used -= record_overhead + len;
+            if (s.used == 0) s.head = 0;
+        } else if constexpr (K == queue_kind::lifo) {
+            len = load_u64(data() + s.used - record_overhead);
+            sink.begin(len, 0);
+            if (len) sink.piece(data() + s.used - record_overhead - len, len);
+            sink.end();
+            s.used -= record_overhead + len;
+        } else {
+            len = pop_heap(t, sink);
         }
         s.count -= 1;
         s.bytes -= len;
+    }
+
+    // fifo and lifo: takes up to max items (and max_bytes after the first)
+    // into a batch in two passes: lengths first, so the batch grows once,
+    // then the bytes.  Returns how many.
+    template <queue_kind K, class BatchSink>
+    std::size_t pop_batch(txn& t, BatchSink& sink, std::size_t max, std::size_t max_bytes) {
+        static_assert(K != queue_kind::priority);
+        queue_state& s = t.s;
+        std::size_t k = 0;
+        u64 total = 0;
+        for (u64 at = K == queue_kind::fifo ? s.head : s.used, left = s.used; k < max && left > 0; ++k) {
+            u64 len = K == queue_kind::fifo ? ring_word(at) : load_u64(data() + at - record_overhead);
+            if (k > 0 && (total >= max_bytes || len > max_bytes - total)) break;
+            total += len;
+            left -= record_overhead + len;
+            if constexpr (K == queue_kind::fifo) at = wrap(at + record_overhead + len);
+            else at -= record_overhead + len;
+        }
+        auto out = sink.grow(k, total);
+        u64 off = 0;
+        for (std::size_t i = 0; i < k; ++i) {
+            u64 len;
+            if constexpr (K == queue_kind::fifo) {
+                len = ring_word(s.head);
+                u64 at = s.head + record_overhead;
+                if (at + len <= h_.data_size) {
+                    copy_bytes(out.data + off, data() + at, len);
+                } else {
+                    at = wrap(at);
+                    u64 first = std::min(len, h_.data_size - at);
+                    copy_bytes(out.data + off, data() + at, first);
+                    copy_bytes(out.data + off + first, data(), len - first);
+                }
+                s.head = wrap(s.head + record_overhead + len);
+            } else {
+                len = load_u64(data() + s.used - record_overhead);
+                copy_bytes(out.data + off, data() + s.used - record_overhead - len, len);
+            }
+            off += len;
+            out.ends[i] = out.base + off;
+            s.used -= record_overhead + len;
+        }
+        if (K == queue_kind::fifo && s.used == 0) s.head = 0;
+        s.count -= k;
+        s.bytes -= total;
+        return k;
     }
 
     // Every invariant; "" when they hold.
@@ -561,6 +611,22 @@ private:
         return v;
     }
     static void store_u64(unsigned char* p, u64 v) noexcept { std::memcpy(p, &v, sizeof v); }
+    // memcpy, without the call for the short items queues mostly carry.
+    static void copy_bytes(void* dst, const void* src, u64 n) noexcept {
+        auto* d = static_cast<unsigned char*>(dst);
+        auto* r = static_cast<const unsigned char*>(src);
+        if (n >= 8 && n <= 16) {
+            u64 a, b;
+            std::memcpy(&a, r, 8);
+            std::memcpy(&b, r + n - 8, 8);
+            std::memcpy(d, &a, 8);
+            std::memcpy(d + n - 8, &b, 8);
+        } else if (n < 8) {
+            for (u64 i = 0; i < n; ++i) d[i] = r[i];
+        } else {
+            std::memcpy(d, r, n);
+        }
+    }
 
     unsigned char* data() const noexcept { return base_ + h_.data_off; }
     heap_entry* entries() const noexcept { return reinterpret_cast<heap_entry*>(base_ + h_.entries_off); }
@@ -568,10 +634,11 @@ private:
 
     void ring_write(u64 at, const void* src, u64 n) noexcept {
         u64 first = std::min(n, h_.data_size - at);
-        if (first) std::memcpy(data() + at, src, first);
-        if (n > first) std::memcpy(data(), static_cast<const unsigned char*>(src) + first, n - first);
+        copy_bytes(data() + at, src, first);
+        copy_bytes(data(), static_cast<const unsigned char*>(src) + first, n - first);
     }
     u64 ring_word(u64 at) const noexcept {
+        if (at + 8 <= h_.data_size) return load_u64(data() + at);
         unsigned char buf[8];
         u64 first = std::min<u64>(8, h_.data_size - at);
         std::memcpy(buf, data() + at, first);
@@ -744,6 +811,7 @@ std::string engine::check() const {
 
 // Sinks for pop.
 struct string_sink {
+    static constexpr bool batch = false;
     std::string& out;
     i64* prio;
     void begin(u64 len, i64 p) {
@@ -759,8 +827,23 @@ struct string_sink {
 
 // Appends to a batch (a friend of item_batch).
 struct detail::batch_sink {
+    static constexpr bool batch = true;
     item_batch& b;
     i64 prio = 0;
+    // Room for k more items of bytes in all, priority 0: where their bytes
+    // go, where their ends go, and the offset of the first.
+    struct room {
+        char* data;
+        std::size_t* ends;
+        std::size_t base;
+    };
+    room grow(std::size_t k, std::size_t bytes) {
+        const std::size_t d0 = b.data_.size(), e0 = b.ends_.size();
+        b.data_.resize(d0 + bytes);
+        b.ends_.resize(e0 + k);
+        b.prio_.resize(e0 + k, 0);
+        return {b.data_.data() + d0, b.ends_.data() + e0, d0};
+    }
     void begin(u64, i64 p) { prio = p; }
     void piece(const unsigned char* p, u64 n) { b.data_.append(reinterpret_cast<const char*>(p), n); }
     void end() {
@@ -1021,6 +1104,26 @@ queue_status shm_queue::try_put(std::string_view item, std::int64_t priority) {
 
 namespace {
 
+// Puts items while they fit, in t: returns false when the next one does not.
+template <queue_kind K, class Item>
+void fill(engine& e, txn& t, batch_result& r, std::size_t n, Item& item, bool front) {
+    while (r.count < n) {
+        std::size_t i = front ? n - 1 - r.count : r.count;
+        auto [b, p] = item(i);
+        if (e.too_large(b.size()) || !e.fits_k<K>(t.s, b.size(), front)) break;
+        e.push<K>(t, b, p, front);
+        if (front) {
+            t.s.gets -= 1;
+        } else {
+            t.s.puts += 1;
+            t.s.unfinished += 1;
+        }
+        ++r.count;
+        if constexpr (K == queue_kind::priority) t.commit();
+    }
+    t.commit();
+}
+
 // The one put loop behind put, try_put, put_for, put_many, unget: items
 // [0, n) via item(i) -> (bytes, priority).  front: unget (items go in from the
 // last to the first, each to the front; maxsize and close do not apply).
@@ -1030,7 +1133,6 @@ batch_result put_loop(queue_layout& h, std::size_t map_size, std::size_t n, Item
     engine e(h);
     batch_result r;
     queue_lock lk(h, map_size);
-    const bool per_item_commit = e.kind() == queue_kind::priority;
     while (r.count < n) {
         if (h.st.removed) {
             r.status = queue_status::removed;
@@ -1057,26 +1159,15 @@ batch_result put_loop(queue_layout& h, std::size_t map_size, std::size_t n, Item
             }
             continue;
         }
-        // Put as many as fit in one commit.
+        // Put as many as fit in one commit (one commit per item in a priority queue).
+        const std::size_t before = r.count;
         txn t(h);
-        bool any = false;
-        while (r.count < n) {
-            i = front ? n - 1 - r.count : r.count;
-            auto [b, p] = item(i);
-            if (e.too_large(b.size()) || !e.fits(t.s, b.size(), front)) break;
-            e.push(t, b, p, front);
-            if (front) {
-                t.s.gets -= 1;
-            } else {
-                t.s.puts += 1;
-                t.s.unfinished += 1;
-            }
-            ++r.count;
-            any = true;
-            if (per_item_commit) t.commit();
+        switch (e.kind()) {
+            case queue_kind::fifo: fill<queue_kind::fifo>(e, t, r, n, item, front); break;
+            case queue_kind::lifo: fill<queue_kind::lifo>(e, t, r, n, item, front); break;
+            case queue_kind::priority: fill<queue_kind::priority>(e, t, r, n, item, front); break;
         }
-        t.commit();
-        if (any) lk.notify(h.not_empty);
+        if (r.count > before) lk.notify(h.not_empty);
     }
     return r;
 }
@@ -1122,6 +1213,31 @@ queue_status shm_queue::unget_many(const item_batch& items, std::size_t first, s
 
 namespace {
 
+// Takes up to max items (and max_bytes after the first) through sink.
+template <queue_kind K, class Sink>
+std::size_t take(engine& e, txn& t, Sink& sink, std::size_t max, std::size_t max_bytes) {
+    if constexpr (K != queue_kind::priority && Sink::batch) {
+        std::size_t k = e.pop_batch<K>(t, sink, max, max_bytes);
+        t.s.gets += k;
+        return k;
+    } else {
+        std::size_t k = 0, bytes = 0;
+        while (k < max && t.s.count > 0) {
+            if (k > 0) {
+                u64 len = e.next_len(t.s);
+                if (bytes >= max_bytes || len > max_bytes - bytes) break;
+            }
+            std::size_t before_len = t.s.bytes;
+            e.pop<K>(t, sink);
+            bytes += before_len - t.s.bytes;
+            ++k;
+            t.s.gets += 1;
+            if constexpr (K == queue_kind::priority) t.commit();  // each item its own commit
+        }
+        return k;
+    }
+}
+
 // The one get loop: waits for an item, then takes up to max (and max_bytes
 // after the first) through sink.
 template <class Sink>
@@ -1148,20 +1264,11 @@ batch_result get_loop(queue_layout& h, std::size_t map_size, Sink& sink, std::si
             return r;
         }
     }
-    const bool per_item_commit = e.kind() == queue_kind::priority;
     txn t(h);
-    std::size_t bytes = 0;
-    while (r.count < max && t.s.count > 0) {
-        if (r.count > 0) {
-            u64 len = e.next_len(t.s);
-            if (bytes >= max_bytes || len > max_bytes - bytes) break;
-        }
-        std::size_t before_len = t.s.bytes;
-        e.pop(t, sink);
-        bytes += before_len - t.s.bytes;
-        t.s.gets += 1;
-        ++r.count;
-        if (per_item_commit) t.commit();
+    switch (e.kind()) {
+        case queue_kind::fifo: r.count = take<queue_kind::fifo>(e, t, sink, max, max_bytes); break;
+        case queue_kind::lifo: r.count = take<queue_kind::lifo>(e, t, sink, max, max_bytes); break;
+        case queue_kind::priority: r.count = take<queue_kind::priority>(e, t, sink, max, max_bytes); break;
     }
     t.commit();
     lk.notify(h.not_full);
