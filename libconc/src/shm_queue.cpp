@@ -383,6 +383,21 @@ private:
     bool held_ = false;
 };
 
+}  // namespace
+
+// A test seam: when set, called at every step of a commit and of a redo, so a
+// test can kill a process at each one in turn (tests/unit/shm_queue_test.cpp).
+namespace detail {
+void (*shm_queue_crash_hook)() = nullptr;
+}
+
+namespace {
+
+inline void crash_point() {
+    if (detail::shm_queue_crash_hook) [[unlikely]]
+        detail::shm_queue_crash_hook();
+}
+
 void apply_journal(queue_layout& h, std::size_t size) {
     auto& jc = h.jcount;
     u64 n = std::atomic_ref<u64>(jc).load(std::memory_order_relaxed);
@@ -395,9 +410,11 @@ void apply_journal(queue_layout& h, std::size_t size) {
         if (j.off % 8 != 0 || (!in_state && j.off < h.data_off) || j.off > size - 8)
             throw queue_format_error("conc::shm_queue: damaged journal (offset " + std::to_string(j.off) + ")");
         *reinterpret_cast<u64*>(base + j.off) = j.val;
+        crash_point();
     }
     std::atomic_thread_fence(std::memory_order_release);
     std::atomic_ref<u64>(jc).store(0, std::memory_order_relaxed);
+    crash_point();
 }
 
 void queue_lock::acquire() {
@@ -445,13 +462,19 @@ public:
         for (unsigned i = 0; i < state_words; ++i)
             if (now[i] != old[i]) stage(old[i], now[i]);
         if (n_ == 0) return;
+        crash_point();
         std::atomic_thread_fence(std::memory_order_release);  // item bytes and journal before the count
         std::atomic_ref<u64>(h_.jcount).store(n_, std::memory_order_relaxed);  // the commit point
         std::atomic_thread_fence(std::memory_order_release);  // the count before any value lands
+        crash_point();
         auto* base = reinterpret_cast<char*>(&h_);
-        for (unsigned i = 0; i < n_; ++i) *reinterpret_cast<u64*>(base + h_.journal[i].off) = h_.journal[i].val;
+        for (unsigned i = 0; i < n_; ++i) {
+            *reinterpret_cast<u64*>(base + h_.journal[i].off) = h_.journal[i].val;
+            crash_point();
+        }
         std::atomic_thread_fence(std::memory_order_release);
         std::atomic_ref<u64>(h_.jcount).store(0, std::memory_order_relaxed);
+        crash_point();
         n_ = 0;
     }
 };
