@@ -28,8 +28,15 @@
 // journal again, so the item is wholly in (or out, for a get).  That check runs
 // on every acquisition, not only when the mutex reports EOWNERDEAD, so a
 // process killed while repairing is repaired in turn.  Reads never change
-// anything, and the waits leave nothing half-done behind (see below).  Fences
-// keep the compiler and the CPU from moving a store across a step.
+// anything, and the waits leave nothing half-done behind (see below).
+//
+// Order of the steps: only the compiler has to be kept from moving a store
+// across a step (step_barrier, a signal fence).  The one who looks at the
+// segment after a death is the next holder of the lock, and it can take the
+// lock only after the kernel has released the dead owner's robust mutex, with
+// atomic operations that make every store the dead thread executed visible.
+// A store executed is never lost by being killed; a store not yet executed
+// is simply not there.  So program order is the order that counts.
 //
 // The heap is written through the journal too: sift-up and sift-down move a
 // "hole", so each heap slot is written at most once per operation and never
@@ -393,6 +400,8 @@ void (*shm_queue_crash_hook)() = nullptr;
 
 namespace {
 
+inline void step_barrier() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+
 inline void crash_point() {
     if (detail::shm_queue_crash_hook) [[unlikely]]
         detail::shm_queue_crash_hook();
@@ -412,7 +421,7 @@ void apply_journal(queue_layout& h, std::size_t size) {
         *reinterpret_cast<u64*>(base + j.off) = j.val;
         crash_point();
     }
-    std::atomic_thread_fence(std::memory_order_release);
+    step_barrier();
     std::atomic_ref<u64>(jc).store(0, std::memory_order_relaxed);
     crash_point();
 }
@@ -463,16 +472,16 @@ public:
             if (now[i] != old[i]) stage(old[i], now[i]);
         if (n_ == 0) return;
         crash_point();
-        std::atomic_thread_fence(std::memory_order_release);  // item bytes and journal before the count
+        step_barrier();  // item bytes and journal before the count
         std::atomic_ref<u64>(h_.jcount).store(n_, std::memory_order_relaxed);  // the commit point
-        std::atomic_thread_fence(std::memory_order_release);  // the count before any value lands
+        step_barrier();  // the count before any value lands
         crash_point();
         auto* base = reinterpret_cast<char*>(&h_);
         for (unsigned i = 0; i < n_; ++i) {
             *reinterpret_cast<u64*>(base + h_.journal[i].off) = h_.journal[i].val;
             crash_point();
         }
-        std::atomic_thread_fence(std::memory_order_release);
+        step_barrier();
         std::atomic_ref<u64>(h_.jcount).store(0, std::memory_order_relaxed);
         crash_point();
         n_ = 0;
@@ -952,7 +961,7 @@ void initialise(queue_layout* h, queue_kind kind, const queue_options& o, const 
     h->st.free_head = no_block;
     // The magic goes last: nobody sees the segment before it is linked into
     // place anyway, but a file copied half-way must not pass for a queue.
-    std::atomic_thread_fence(std::memory_order_release);
+    step_barrier();
     h->magic = queue_magic;
 }
 
