@@ -970,10 +970,14 @@ void initialise(queue_layout* h, queue_kind kind, const queue_options& o, const 
 class new_file {
 public:
     new_file(const where& w, mode_t mode) : dir_(w.dir) {
-        fd_.reset(::open(w.dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777));
+        // An O_TMPFILE file is linked through /proc/self/fd (linkat with
+        // AT_EMPTY_PATH would need a capability).
+        if (::access("/proc/self/fd", X_OK) == 0)
+            fd_.reset(::open(w.dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777));
         if (!fd_) {
             if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
-                throw sys_error(errno, "open '" + w.dir + "' (O_TMPFILE)");
+                throw sys_error(errno, "create '" + w.path + "'");
+            if (errno == ENOENT && ::access(w.dir.c_str(), F_OK) != 0) throw sys_error(ENOENT, "create '" + w.path + "'");
             make_named(w, mode);
         }
         if (fchmod(fd_.get(), mode & 07777) == -1) throw sys_error(errno, "fchmod '" + w.path + "'");
@@ -1009,10 +1013,8 @@ private:
             fd_.reset(::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777));
             if (fd_) return;
             if (errno != EEXIST) {
-                int err = errno;
-                std::string t = std::move(tmp_);
                 tmp_.clear();
-                throw sys_error(err, "open '" + t + "'");
+                throw sys_error(errno, "create '" + w.path + "'");
             }
         }
         tmp_.clear();
