@@ -492,18 +492,29 @@ public:
 // then its bytes in pieces, in order.
 class engine {
 public:
-    explicit engine(queue_layout& h) : h_(h), base_(reinterpret_cast<unsigned char*>(&h)) {}
+    // The settings are copied out of the segment: they never change, and the
+    // compiler need not reload them after every store into the segment.
+    explicit engine(queue_layout& h)
+        : h_(h),
+          base_(reinterpret_cast<unsigned char*>(&h)),
+          data_(base_ + h.data_off),
+          entries_(reinterpret_cast<heap_entry*>(base_ + h.entries_off)),
+          kind_(queue_kind(h.kind)),
+          capacity_(h.capacity),
+          maxsize_(h.maxsize),
+          size_(h.data_size),
+          nblocks_(h.nblocks) {}
 
-    queue_kind kind() const noexcept { return queue_kind(h_.kind); }
+    queue_kind kind() const noexcept { return kind_; }
 
-    bool too_large(u64 len) const noexcept { return len > h_.capacity; }
+    bool too_large(u64 len) const noexcept { return len > capacity_; }
 
     // Room for one more item of len bytes (count: maxsize is checked unless ignore_max).
     template <queue_kind K>
-    bool fits_k(const queue_state& s, u64 len, bool ignore_max) const noexcept {
-        if (!ignore_max && h_.maxsize != 0 && s.count >= h_.maxsize) return false;
-        if constexpr (K == queue_kind::priority) return blocks_for(len) <= h_.nblocks - s.used;
-        else return s.used + record_overhead + len <= h_.data_size;
+    [[gnu::always_inline]] bool fits_k(const queue_state& s, u64 len, bool ignore_max) const noexcept {
+        if (!ignore_max && maxsize_ != 0 && s.count >= maxsize_) return false;
+        if constexpr (K == queue_kind::priority) return blocks_for(len) <= nblocks_ - s.used;
+        else return s.used + record_overhead + len <= size_;
     }
     bool fits(const queue_state& s, u64 len, bool ignore_max) const noexcept {
         return kind() == queue_kind::priority ? fits_k<queue_kind::priority>(s, len, ignore_max)
@@ -523,20 +534,20 @@ public:
     // Adds an item (at the back, or at the front for unget) in t.  A priority
     // push stages heap writes: commit before the next one.
     template <queue_kind K>
-    void push(txn& t, std::string_view item, i64 prio, bool front) {
+    [[gnu::always_inline]] void push(txn& t, std::string_view item, i64 prio, bool front) {
         queue_state& s = t.s;
         const u64 len = item.size();
         if constexpr (K == queue_kind::fifo) {
             const u64 rec = record_overhead + len;
             u64 at;
             if (front) {
-                at = s.head >= rec ? s.head - rec : s.head + h_.data_size - rec;
+                at = s.head >= rec ? s.head - rec : s.head + size_ - rec;
                 s.head = at;
             } else {
                 at = s.head + s.used;
-                if (at >= h_.data_size) at -= h_.data_size;
+                if (at >= size_) at -= size_;
             }
-            if (at + rec <= h_.data_size) {  // the usual case: no wrap
+            if (at + rec <= size_) {  // the usual case: no wrap
                 store_u64(data() + at, len);
                 copy_bytes(data() + at + record_overhead, item.data(), len);
             } else {
@@ -566,7 +577,7 @@ public:
             len = ring_word(s.head);
             sink.begin(len, 0);
             u64 at = wrap(s.head + record_overhead);
-            u64 first = std::min(len, h_.data_size - at);
+            u64 first = std::min(len, size_ - at);
             if (first) sink.piece(data() + at, first);
             if (len > first) sink.piece(data(), len - first);
             sink.end();
@@ -595,7 +606,12 @@ public:
         queue_state& s = t.s;
         std::size_t k = 0;
         u64 total = 0;
-        for (u64 at = K == queue_kind::fifo ? s.head : s.used, left = s.used; k < max && left > 0; ++k) {
+        const bool all = max >= s.count && max_bytes >= s.bytes;
+        if (all) {  // the state has the sums
+            k = std::size_t(s.count);
+            total = s.bytes;
+        }
+        for (u64 at = K == queue_kind::fifo ? s.head : s.used, left = all ? 0 : s.used; k < max && left > 0; ++k) {
             u64 len = K == queue_kind::fifo ? ring_word(at) : load_u64(data() + at - record_overhead);
             if (k > 0 && (total >= max_bytes || len > max_bytes - total)) break;
             total += len;
@@ -610,11 +626,11 @@ public:
             if constexpr (K == queue_kind::fifo) {
                 len = ring_word(s.head);
                 u64 at = s.head + record_overhead;
-                if (at + len <= h_.data_size) {
+                if (at + len <= size_) {
                     copy_bytes(out.data + off, data() + at, len);
                 } else {
                     at = wrap(at);
-                    u64 first = std::min(len, h_.data_size - at);
+                    u64 first = std::min(len, size_ - at);
                     copy_bytes(out.data + off, data() + at, first);
                     copy_bytes(out.data + off + first, data(), len - first);
                 }
@@ -644,7 +660,7 @@ private:
     }
     static void store_u64(unsigned char* p, u64 v) noexcept { std::memcpy(p, &v, sizeof v); }
     // memcpy, without the call for the short items queues mostly carry.
-    static void copy_bytes(void* dst, const void* src, u64 n) noexcept {
+    [[gnu::always_inline]] static void copy_bytes(void* dst, const void* src, u64 n) noexcept {
         auto* d = static_cast<unsigned char*>(dst);
         auto* r = static_cast<const unsigned char*>(src);
         if (n >= 8 && n <= 16) {
@@ -660,19 +676,19 @@ private:
         }
     }
 
-    unsigned char* data() const noexcept { return base_ + h_.data_off; }
-    heap_entry* entries() const noexcept { return reinterpret_cast<heap_entry*>(base_ + h_.entries_off); }
-    u64 wrap(u64 at) const noexcept { return at >= h_.data_size ? at - h_.data_size : at; }
+    unsigned char* data() const noexcept { return data_; }
+    heap_entry* entries() const noexcept { return entries_; }
+    [[gnu::always_inline]] u64 wrap(u64 at) const noexcept { return at >= size_ ? at - size_ : at; }
 
     void ring_write(u64 at, const void* src, u64 n) noexcept {
-        u64 first = std::min(n, h_.data_size - at);
+        u64 first = std::min(n, size_ - at);
         copy_bytes(data() + at, src, first);
         copy_bytes(data(), static_cast<const unsigned char*>(src) + first, n - first);
     }
-    u64 ring_word(u64 at) const noexcept {
-        if (at + 8 <= h_.data_size) return load_u64(data() + at);
+    [[gnu::always_inline]] u64 ring_word(u64 at) const noexcept {
+        if (at + 8 <= size_) return load_u64(data() + at);
         unsigned char buf[8];
-        u64 first = std::min<u64>(8, h_.data_size - at);
+        u64 first = std::min<u64>(8, size_ - at);
         std::memcpy(buf, data() + at, first);
         if (first < 8) std::memcpy(buf + first, data(), 8 - first);
         return load_u64(buf);
@@ -765,7 +781,11 @@ private:
     }
 
     queue_layout& h_;
-    unsigned char* base_;
+    unsigned char* const base_;
+    unsigned char* const data_;
+    heap_entry* const entries_;
+    const queue_kind kind_;
+    const u64 capacity_, maxsize_, size_, nblocks_;
 };
 
 std::string engine::check() const {
