@@ -60,6 +60,12 @@ $(BUILD)/bin/%: $$(call tool_objs,%) $(BUILD)/obj/tools/%/main.o $(COMMON_OBJ) $
 	@mkdir -p $(@D)
 	$(CXX) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
+# pqueue runs once per item in scripts: libstdc++ linked in spares it the dynamic
+# loader's work on libstdc++.so, about as long again as exec'ing /bin/true.
+ifeq ($(SAN),)
+$(BUILD)/bin/pqueue: LDLIBS += -static-libstdc++ -static-libgcc
+endif
+
 # UNIT_EXTRA_OBJ: objects linked into every unit test (set by the tsan target).
 $(BUILD)/tests/%_test: $(BUILD)/obj/tests/unit/%_test.o $$(call tool_objs,$$(firstword $$(subst _, ,$$*))) $(COMMON_OBJ) $(LIB) $(UNIT_EXTRA_OBJ)
 	@mkdir -p $(@D)
