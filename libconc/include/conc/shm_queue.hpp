@@ -76,6 +76,10 @@
 
 namespace conc {
 
+namespace detail {
+struct batch_sink;
+}
+
 enum class queue_kind : std::uint32_t { fifo = 0, lifo = 1, priority = 2 };
 
 // "fifo", "lifo", "priority"; and back (std::nullopt for anything else).
@@ -150,6 +154,7 @@ public:
 
 private:
     friend class shm_queue;
+    friend struct detail::batch_sink;
     std::size_t len(std::size_t i) const noexcept { return ends_[i] - (i ? ends_[i - 1] : 0); }
     std::string data_;
     std::vector<std::size_t> ends_;  // item i is [ends_[i-1], ends_[i])
