@@ -39,6 +39,14 @@ blocked() {
     return 1
 }
 
+# ended PID: waits for PID, a child of the test, and sets $status to how it
+# ended (bats' `run wait` would wait in a subshell, which cannot).
+ended() {
+    status=0
+    wait "$1" || status=$?
+    output=
+}
+
 # stat_field NAME KEY: one value of pqueue stat.
 stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
 
@@ -155,7 +163,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     for p in 1 2 3 4; do wait "$(cat "p$p.pid")"; done
     pqueue close "$Q"
     for c in 1 2 3 4; do
-        run wait "$(cat "c$c.pid")"
+        ended "$(cat "c$c.pid")"
         assert_success
     done
     cat out.* | sort >all
@@ -184,8 +192,8 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     done
     seq -f "last-%g" 1000 | pqueue put "$Q"          # the queue still takes items
     pqueue close "$Q"
-    run wait "$(cat c1.pid)"; assert_success
-    run wait "$(cat c2.pid)"; assert_success
+    ended "$(cat c1.pid)"; assert_success
+    ended "$(cat c2.pid)"; assert_success
     cat out.c1 out.c2 >all
     run bash -c "sort all | uniq -d"
     assert_output ''
@@ -217,7 +225,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     done
     for p in 1 2; do wait "$(cat "p$p.pid")"; done
     pqueue close "$Q"
-    run wait "$(cat stable.pid)"; assert_success
+    ended "$(cat stable.pid)"; assert_success
     # whole lines only: a consumer killed in a write(2) may have left part of one
     cat out.* | grep -E '^p[12]-[0-9]+$' | sort >all
     run uniq -d all
@@ -240,7 +248,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     pid=$!
     blocked "$pid"
     pqueue put "$Q" woken
-    run wait "$pid"
+    ended "$pid"
     assert_success
     assert_equal "$(cat out)" woken
 }
@@ -251,7 +259,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     pid=$!
     blocked "$pid"
     pqueue close "$Q"
-    run wait "$pid"
+    ended "$pid"
     assert_failure 1
     assert_equal "$(cat out err)" ''
 }
@@ -262,7 +270,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     pid=$!
     blocked "$pid"
     pqueue rm "$Q"
-    run wait "$pid"
+    ended "$pid"
     assert_failure 1
     assert_equal "$(cat err)" "pqueue: get '$Q': the queue was removed"
 }
@@ -274,7 +282,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     pid=$!
     blocked "$pid"
     assert_equal "$(pqueue get "$Q")" a
-    run wait "$pid"
+    ended "$pid"
     assert_success
     run pqueue get --all "$Q"
     assert_output $'b\nc'
@@ -287,7 +295,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     pid=$!
     blocked "$pid"
     pqueue close "$Q"
-    run wait "$pid"
+    ended "$pid"
     assert_failure 1
     assert_equal "$(cat err)" "pqueue: put '$Q': the queue is closed"
 }
@@ -300,7 +308,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     wait_for_content out
     pqueue put "$Q" 3
     pqueue close "$Q"
-    run wait "$pid"
+    ended "$pid"
     assert_success
     assert_equal "$(cat out)" $'1\n2\n3'
 }
@@ -368,7 +376,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     assert_equal "$(stat_field "$Q" unfinished)" 1
     kill -0 "$pid"
     pqueue done "$Q"
-    run wait "$pid"
+    ended "$pid"
     assert_success
     run pqueue join "$Q"
     assert_success
@@ -392,7 +400,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     pid=$!
     blocked "$pid"
     kill -TERM "$pid"
-    run wait "$pid"
+    ended "$pid"
     assert_failure 143
     pqueue put "$Q" x
     assert_equal "$(pqueue get "$Q")" x
@@ -401,11 +409,11 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
 @test "pqueue put stopped by SIGINT while waiting for room exits 130" {
     pqueue create --maxsize 1 "$Q"
     pqueue put "$Q" a
-    pqueue put "$Q" b &
+    env --default-signal=INT pqueue put "$Q" b &   # a background job starts with INT ignored
     pid=$!
     blocked "$pid"
     kill -INT "$pid"
-    run wait "$pid"
+    ended "$pid"
     assert_failure 130
     assert_equal "$(pqueue get --all "$Q")" a
 }
@@ -418,7 +426,7 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     pid=$!
     blocked "$pid"                 # in write(2): the pipe is full
     kill -TERM "$pid"
-    run wait "$pid"
+    ended "$pid"
     assert_failure 143
     dd if=f iflag=nonblock bs=1M of=piped 2>/dev/null || true
     exec 5<&-
