@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -18,8 +19,12 @@ namespace {
 
 void print(const std::string& s) { conc::write_all(STDOUT_FILENO, s); }
 
+// The name in /etc/passwd, else the number.  Not getpwuid(): pqueue is linked
+// static, where glibc's NSS would have to load its shared modules.
 std::string owner_name(uid_t uid) {
-    if (const passwd* pw = ::getpwuid(uid)) return pw->pw_name;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen("/etc/passwd", "re"), std::fclose);
+    while (const passwd* pw = f ? ::fgetpwent(f.get()) : nullptr)
+        if (pw->pw_uid == uid) return pw->pw_name;
     return std::to_string(uid);
 }
 
