@@ -337,7 +337,11 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     run pqueue put --timeout 0.2 "$Q" b
     assert_failure 124
     assert_output "pqueue: put '$Q': timed out waiting for room"
+    run pqueue put --timeout 0 "$Q" b
+    assert_failure 124
     assert_equal "$(pqueue get --all "$Q")" a
+    run pqueue get --timeout 0 "$Q"
+    assert_failure 124
 }
 
 @test "pqueue --nowait exits 1 at once: get silently on an empty queue, put with a message on a full one" {

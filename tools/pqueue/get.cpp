@@ -124,7 +124,8 @@ int get(const config& cfg) {
         }
         if (int sig = stop_signals::pending()) return stop_signals::exit_code(sig);
         switch (r.status) {
-        case conc::queue_status::empty:   // --nowait, --all
+        case conc::queue_status::empty:   // --nowait, --all, --timeout 0
+            if (cfg.timeout && cfg.amount != get_amount::all) return cli::exit_timeout;
             return cfg.amount == get_amount::all && got > 0 ? cli::exit_ok : cli::exit_empty;
         case conc::queue_status::timeout: return cli::exit_timeout;
         case conc::queue_status::closed: return cfg.amount == get_amount::follow ? cli::exit_ok : cli::exit_empty;

@@ -41,6 +41,7 @@ public:
             // A timeout after some items went in: the wait that ran out began
             // after the last of them, so wait afresh (each wait gets DUR).
             if (r.status == conc::queue_status::timeout && r.count > 0) continue;
+            if (r.status == conc::queue_status::full && !cfg_.nowait) r.status = conc::queue_status::timeout;   // --timeout 0
             return failed(r.status, items.empty() ? 0 : items.front().size());
         }
         return cli::exit_ok;
