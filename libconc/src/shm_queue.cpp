@@ -28,8 +28,15 @@
 // journal again, so the item is wholly in (or out, for a get).  That check runs
 // on every acquisition, not only when the mutex reports EOWNERDEAD, so a
 // process killed while repairing is repaired in turn.  Reads never change
-// anything, and the waits leave nothing half-done behind (see below).  Fences
-// keep the compiler and the CPU from moving a store across a step.
+// anything, and the waits leave nothing half-done behind (see below).
+//
+// Order of the steps: only the compiler has to be kept from moving a store
+// across a step (step_barrier, a signal fence).  The one who looks at the
+// segment after a death is the next holder of the lock, and it can take the
+// lock only after the kernel has released the dead owner's robust mutex, with
+// atomic operations that make every store the dead thread executed visible.
+// A store executed is never lost by being killed; a store not yet executed
+// is simply not there.  So program order is the order that counts.
 //
 // The heap is written through the journal too: sift-up and sift-down move a
 // "hole", so each heap slot is written at most once per operation and never
@@ -383,6 +390,23 @@ private:
     bool held_ = false;
 };
 
+}  // namespace
+
+// A test seam: when set, called at every step of a commit and of a redo, so a
+// test can kill a process at each one in turn (tests/unit/shm_queue_test.cpp).
+namespace detail {
+void (*shm_queue_crash_hook)() = nullptr;
+}
+
+namespace {
+
+inline void step_barrier() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+
+inline void crash_point() {
+    if (detail::shm_queue_crash_hook) [[unlikely]]
+        detail::shm_queue_crash_hook();
+}
+
 void apply_journal(queue_layout& h, std::size_t size) {
     auto& jc = h.jcount;
     u64 n = std::atomic_ref<u64>(jc).load(std::memory_order_relaxed);
@@ -395,9 +419,11 @@ void apply_journal(queue_layout& h, std::size_t size) {
         if (j.off % 8 != 0 || (!in_state && j.off < h.data_off) || j.off > size - 8)
             throw queue_format_error("conc::shm_queue: damaged journal (offset " + std::to_string(j.off) + ")");
         *reinterpret_cast<u64*>(base + j.off) = j.val;
+        crash_point();
     }
-    std::atomic_thread_fence(std::memory_order_release);
+    step_barrier();
     std::atomic_ref<u64>(jc).store(0, std::memory_order_relaxed);
+    crash_point();
 }
 
 void queue_lock::acquire() {
@@ -445,13 +471,19 @@ public:
         for (unsigned i = 0; i < state_words; ++i)
             if (now[i] != old[i]) stage(old[i], now[i]);
         if (n_ == 0) return;
-        std::atomic_thread_fence(std::memory_order_release);  // item bytes and journal before the count
+        crash_point();
+        step_barrier();  // item bytes and journal before the count
         std::atomic_ref<u64>(h_.jcount).store(n_, std::memory_order_relaxed);  // the commit point
-        std::atomic_thread_fence(std::memory_order_release);  // the count before any value lands
+        step_barrier();  // the count before any value lands
+        crash_point();
         auto* base = reinterpret_cast<char*>(&h_);
-        for (unsigned i = 0; i < n_; ++i) *reinterpret_cast<u64*>(base + h_.journal[i].off) = h_.journal[i].val;
-        std::atomic_thread_fence(std::memory_order_release);
+        for (unsigned i = 0; i < n_; ++i) {
+            *reinterpret_cast<u64*>(base + h_.journal[i].off) = h_.journal[i].val;
+            crash_point();
+        }
+        step_barrier();
         std::atomic_ref<u64>(h_.jcount).store(0, std::memory_order_relaxed);
+        crash_point();
         n_ = 0;
     }
 };
@@ -460,17 +492,33 @@ public:
 // then its bytes in pieces, in order.
 class engine {
 public:
-    explicit engine(queue_layout& h) : h_(h), base_(reinterpret_cast<unsigned char*>(&h)) {}
+    // The settings are copied out of the segment: they never change, and the
+    // compiler need not reload them after every store into the segment.
+    explicit engine(queue_layout& h)
+        : h_(h),
+          base_(reinterpret_cast<unsigned char*>(&h)),
+          data_(base_ + h.data_off),
+          entries_(reinterpret_cast<heap_entry*>(base_ + h.entries_off)),
+          kind_(queue_kind(h.kind)),
+          capacity_(h.capacity),
+          maxsize_(h.maxsize),
+          size_(h.data_size),
+          nblocks_(h.nblocks) {}
 
-    queue_kind kind() const noexcept { return queue_kind(h_.kind); }
+    queue_kind kind() const noexcept { return kind_; }
 
-    bool too_large(u64 len) const noexcept { return len > h_.capacity; }
+    bool too_large(u64 len) const noexcept { return len > capacity_; }
 
     // Room for one more item of len bytes (count: maxsize is checked unless ignore_max).
+    template <queue_kind K>
+    [[gnu::always_inline]] bool fits_k(const queue_state& s, u64 len, bool ignore_max) const noexcept {
+        if (!ignore_max && maxsize_ != 0 && s.count >= maxsize_) return false;
+        if constexpr (K == queue_kind::priority) return blocks_for(len) <= nblocks_ - s.used;
+        else return s.used + record_overhead + len <= size_;
+    }
     bool fits(const queue_state& s, u64 len, bool ignore_max) const noexcept {
-        if (!ignore_max && h_.maxsize != 0 && s.count >= h_.maxsize) return false;
-        if (kind() == queue_kind::priority) return blocks_for(len) <= h_.nblocks - s.used;
-        return s.used + record_overhead + len <= h_.data_size;
+        return kind() == queue_kind::priority ? fits_k<queue_kind::priority>(s, len, ignore_max)
+                                              : fits_k<queue_kind::fifo>(s, len, ignore_max);
     }
 
     // The length of the item that would come out next (count > 0).
@@ -484,71 +532,121 @@ public:
     }
 
     // Adds an item (at the back, or at the front for unget) in t.  A priority
-    // put commits on its own.
-    void push(txn& t, std::string_view item, i64 prio, bool front) {
+    // push stages heap writes: commit before the next one.
+    template <queue_kind K>
+    [[gnu::always_inline]] void push(txn& t, std::string_view item, i64 prio, bool front) {
         queue_state& s = t.s;
         const u64 len = item.size();
-        switch (kind()) {
-            case queue_kind::fifo: {
-                const u64 rec = record_overhead + len;
-                u64 at;
-                if (front) {
-                    at = s.head >= rec ? s.head - rec : s.head + h_.data_size - rec;
-                    s.head = at;
-                } else {
-                    at = s.head + s.used;
-                    if (at >= h_.data_size) at -= h_.data_size;
-                }
+        if constexpr (K == queue_kind::fifo) {
+            const u64 rec = record_overhead + len;
+            u64 at;
+            if (front) {
+                at = s.head >= rec ? s.head - rec : s.head + size_ - rec;
+                s.head = at;
+            } else {
+                at = s.head + s.used;
+                if (at >= size_) at -= size_;
+            }
+            if (at + rec <= size_) {  // the usual case: no wrap
+                store_u64(data() + at, len);
+                copy_bytes(data() + at + record_overhead, item.data(), len);
+            } else {
                 u64 lenword = len;
                 ring_write(at, &lenword, record_overhead);
                 ring_write(wrap(at + record_overhead), item.data(), len);
-                s.used += rec;
-                break;
             }
-            case queue_kind::lifo: {
-                unsigned char* p = data() + s.used;
-                if (len) std::memcpy(p, item.data(), len);
-                store_u64(p + len, len);
-                s.used += record_overhead + len;
-                break;
-            }
-            case queue_kind::priority: push_heap(t, item, prio, front); break;
+            s.used += rec;
+        } else if constexpr (K == queue_kind::lifo) {
+            unsigned char* p = data() + s.used;
+            copy_bytes(p, item.data(), len);
+            store_u64(p + len, len);
+            s.used += record_overhead + len;
+        } else {
+            push_heap(t, item, prio, front);
         }
         s.count += 1;
         s.bytes += len;
     }
 
     // Takes the next item out in t, giving it to sink.
-    template <class Sink>
+    template <queue_kind K, class Sink>
     void pop(txn& t, Sink& sink) {
         queue_state& s = t.s;
         u64 len = 0;
-        switch (kind()) {
-            case queue_kind::fifo: {
-                len = ring_word(s.head);
-                sink.begin(len, 0);
-                u64 at = wrap(s.head + record_overhead);
-                u64 first = std::min(len, h_.data_size - at);
-                if (first) sink.piece(data() + at, first);
-                if (len > first) sink.piece(data(), len - first);
-                sink.end();
-                s.head = wrap(s.head + record_overhead + len);
-                s.used -= record_overhead + len;
-                if (s.used == 0) s.head = 0;
-                break;
-            }
-            case queue_kind::lifo: {
-                len = load_u64(data() + s.used - record_overhead);
-                sink.begin(len, 0);
-                if (len) sink.piece(data() + s.used - record_overhead - len, len);
-                sink.end();
-                s.used -= record_overhead + len;
-                break;
-            }
-            case queue_kind::priority: len = pop_heap(t, sink); break;
+        if constexpr (K == queue_kind::fifo) {
+            len = ring_word(s.head);
+            sink.begin(len, 0);
+            u64 at = wrap(s.head + record_overhead);
+            u64 first = std::min(len, size_ - at);
+            if (first) sink.piece(data() + at, first);
+            if (len > first) sink.piece(data(), len - first);
+            sink.end();
+            s.head = wrap(s.head + record_overhead + len);
+            s.used -= record_overhead + len;
+            if (s.used == 0) s.head = 0;
+        } else if constexpr (K == queue_kind::lifo) {
+            len = load_u64(data() + s.used - record_overhead);
+            sink.begin(len, 0);
+            if (len) sink.piece(data() + s.used - record_overhead - len, len);
+            sink.end();
+            s.used -= record_overhead + len;
+        } else {
+            len = pop_heap(t, sink);
         }
         s.count -= 1;
         s.bytes -= len;
+    }
+
+    // fifo and lifo: takes up to max items (and max_bytes after the first)
+    // into a batch in two passes: lengths first, so the batch grows once,
+    // then the bytes.  Returns how many.
+    template <queue_kind K, class BatchSink>
+    std::size_t pop_batch(txn& t, BatchSink& sink, std::size_t max, std::size_t max_bytes) {
+        static_assert(K != queue_kind::priority);
+        queue_state& s = t.s;
+        std::size_t k = 0;
+        u64 total = 0;
+        const bool all = max >= s.count && max_bytes >= s.bytes;
+        if (all) {  // the state has the sums
+            k = std::size_t(s.count);
+            total = s.bytes;
+        }
+        for (u64 at = K == queue_kind::fifo ? s.head : s.used, left = all ? 0 : s.used; k < max && left > 0; ++k) {
+            u64 len = K == queue_kind::fifo ? ring_word(at) : load_u64(data() + at - record_overhead);
+            if (k > 0 && (total >= max_bytes || len > max_bytes - total)) break;
+            total += len;
+            left -= record_overhead + len;
+            if constexpr (K == queue_kind::fifo) at = wrap(at + record_overhead + len);
+            else at -= record_overhead + len;
+        }
+        auto out = sink.grow(k, total);
+        u64 off = 0;
+        for (std::size_t i = 0; i < k; ++i) {
+            u64 len;
+            if constexpr (K == queue_kind::fifo) {
+                len = ring_word(s.head);
+                u64 at = s.head + record_overhead;
+                if (at + len <= size_) {
+                    copy_bytes(out.data + off, data() + at, len);
+                } else {
+                    at = wrap(at);
+                    u64 first = std::min(len, size_ - at);
+                    copy_bytes(out.data + off, data() + at, first);
+                    copy_bytes(out.data + off + first, data(), len - first);
+                }
+                s.head = wrap(s.head + record_overhead + len);
+            } else {
+                len = load_u64(data() + s.used - record_overhead);
+                copy_bytes(out.data + off, data() + s.used - record_overhead - len, len);
+            }
+            off += len;
+            out.ends[i] = out.base + off;
+            s.used -= record_overhead + len;
+        }
+        if (K == queue_kind::fifo && s.used == 0) s.head = 0;
+        s.count -= k;
+        s.bytes -= total;
+        return k;
     }
 
     // Every invariant; "" when they hold.
@@ -561,19 +659,36 @@ private:
         return v;
     }
     static void store_u64(unsigned char* p, u64 v) noexcept { std::memcpy(p, &v, sizeof v); }
+    // memcpy, without the call for the short items queues mostly carry.
+    [[gnu::always_inline]] static void copy_bytes(void* dst, const void* src, u64 n) noexcept {
+        auto* d = static_cast<unsigned char*>(dst);
+        auto* r = static_cast<const unsigned char*>(src);
+        if (n >= 8 && n <= 16) {
+            u64 a, b;
+            std::memcpy(&a, r, 8);
+            std::memcpy(&b, r + n - 8, 8);
+            std::memcpy(d, &a, 8);
+            std::memcpy(d + n - 8, &b, 8);
+        } else if (n < 8) {
+            for (u64 i = 0; i < n; ++i) d[i] = r[i];
+        } else {
+            std::memcpy(d, r, n);
+        }
+    }
 
-    unsigned char* data() const noexcept { return base_ + h_.data_off; }
-    heap_entry* entries() const noexcept { return reinterpret_cast<heap_entry*>(base_ + h_.entries_off); }
-    u64 wrap(u64 at) const noexcept { return at >= h_.data_size ? at - h_.data_size : at; }
+    unsigned char* data() const noexcept { return data_; }
+    heap_entry* entries() const noexcept { return entries_; }
+    [[gnu::always_inline]] u64 wrap(u64 at) const noexcept { return at >= size_ ? at - size_ : at; }
 
     void ring_write(u64 at, const void* src, u64 n) noexcept {
-        u64 first = std::min(n, h_.data_size - at);
-        if (first) std::memcpy(data() + at, src, first);
-        if (n > first) std::memcpy(data(), static_cast<const unsigned char*>(src) + first, n - first);
+        u64 first = std::min(n, size_ - at);
+        copy_bytes(data() + at, src, first);
+        copy_bytes(data(), static_cast<const unsigned char*>(src) + first, n - first);
     }
-    u64 ring_word(u64 at) const noexcept {
+    [[gnu::always_inline]] u64 ring_word(u64 at) const noexcept {
+        if (at + 8 <= size_) return load_u64(data() + at);
         unsigned char buf[8];
-        u64 first = std::min<u64>(8, h_.data_size - at);
+        u64 first = std::min<u64>(8, size_ - at);
         std::memcpy(buf, data() + at, first);
         if (first < 8) std::memcpy(buf + first, data(), 8 - first);
         return load_u64(buf);
@@ -666,7 +781,11 @@ private:
     }
 
     queue_layout& h_;
-    unsigned char* base_;
+    unsigned char* const base_;
+    unsigned char* const data_;
+    heap_entry* const entries_;
+    const queue_kind kind_;
+    const u64 capacity_, maxsize_, size_, nblocks_;
 };
 
 std::string engine::check() const {
@@ -744,6 +863,7 @@ std::string engine::check() const {
 
 // Sinks for pop.
 struct string_sink {
+    static constexpr bool batch = false;
     std::string& out;
     i64* prio;
     void begin(u64 len, i64 p) {
@@ -759,8 +879,23 @@ struct string_sink {
 
 // Appends to a batch (a friend of item_batch).
 struct detail::batch_sink {
+    static constexpr bool batch = true;
     item_batch& b;
     i64 prio = 0;
+    // Room for k more items of bytes in all, priority 0: where their bytes
+    // go, where their ends go, and the offset of the first.
+    struct room {
+        char* data;
+        std::size_t* ends;
+        std::size_t base;
+    };
+    room grow(std::size_t k, std::size_t bytes) {
+        const std::size_t d0 = b.data_.size(), e0 = b.ends_.size();
+        b.data_.resize(d0 + bytes);
+        b.ends_.resize(e0 + k);
+        b.prio_.resize(e0 + k, 0);
+        return {b.data_.data() + d0, b.ends_.data() + e0, d0};
+    }
     void begin(u64, i64 p) { prio = p; }
     void piece(const unsigned char* p, u64 n) { b.data_.append(reinterpret_cast<const char*>(p), n); }
     void end() {
@@ -846,7 +981,7 @@ void initialise(queue_layout* h, queue_kind kind, const queue_options& o, const 
     h->st.free_head = no_block;
     // The magic goes last: nobody sees the segment before it is linked into
     // place anyway, but a file copied half-way must not pass for a queue.
-    std::atomic_thread_fence(std::memory_order_release);
+    step_barrier();
     h->magic = queue_magic;
 }
 
@@ -855,10 +990,14 @@ void initialise(queue_layout* h, queue_kind kind, const queue_options& o, const 
 class new_file {
 public:
     new_file(const where& w, mode_t mode) : dir_(w.dir) {
-        fd_.reset(::open(w.dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777));
+        // An O_TMPFILE file is linked through /proc/self/fd (linkat with
+        // AT_EMPTY_PATH would need a capability).
+        if (::access("/proc/self/fd", X_OK) == 0)
+            fd_.reset(::open(w.dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777));
         if (!fd_) {
             if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
-                throw sys_error(errno, "open '" + w.dir + "' (O_TMPFILE)");
+                throw sys_error(errno, "create '" + w.path + "'");
+            if (errno == ENOENT && ::access(w.dir.c_str(), F_OK) != 0) throw sys_error(ENOENT, "create '" + w.path + "'");
             make_named(w, mode);
         }
         if (fchmod(fd_.get(), mode & 07777) == -1) throw sys_error(errno, "fchmod '" + w.path + "'");
@@ -894,10 +1033,8 @@ private:
             fd_.reset(::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777));
             if (fd_) return;
             if (errno != EEXIST) {
-                int err = errno;
-                std::string t = std::move(tmp_);
                 tmp_.clear();
-                throw sys_error(err, "open '" + t + "'");
+                throw sys_error(errno, "create '" + w.path + "'");
             }
         }
         tmp_.clear();
@@ -1021,6 +1158,26 @@ queue_status shm_queue::try_put(std::string_view item, std::int64_t priority) {
 
 namespace {
 
+// Puts items while they fit, in t: returns false when the next one does not.
+template <queue_kind K, class Item>
+void fill(engine& e, txn& t, batch_result& r, std::size_t n, Item& item, bool front) {
+    while (r.count < n) {
+        std::size_t i = front ? n - 1 - r.count : r.count;
+        auto [b, p] = item(i);
+        if (e.too_large(b.size()) || !e.fits_k<K>(t.s, b.size(), front)) break;
+        e.push<K>(t, b, p, front);
+        if (front) {
+            t.s.gets -= 1;
+        } else {
+            t.s.puts += 1;
+            t.s.unfinished += 1;
+        }
+        ++r.count;
+        if constexpr (K == queue_kind::priority) t.commit();
+    }
+    t.commit();
+}
+
 // The one put loop behind put, try_put, put_for, put_many, unget: items
 // [0, n) via item(i) -> (bytes, priority).  front: unget (items go in from the
 // last to the first, each to the front; maxsize and close do not apply).
@@ -1030,7 +1187,6 @@ batch_result put_loop(queue_layout& h, std::size_t map_size, std::size_t n, Item
     engine e(h);
     batch_result r;
     queue_lock lk(h, map_size);
-    const bool per_item_commit = e.kind() == queue_kind::priority;
     while (r.count < n) {
         if (h.st.removed) {
             r.status = queue_status::removed;
@@ -1057,26 +1213,15 @@ batch_result put_loop(queue_layout& h, std::size_t map_size, std::size_t n, Item
             }
             continue;
         }
-        // Put as many as fit in one commit.
+        // Put as many as fit in one commit (one commit per item in a priority queue).
+        const std::size_t before = r.count;
         txn t(h);
-        bool any = false;
-        while (r.count < n) {
-            i = front ? n - 1 - r.count : r.count;
-            auto [b, p] = item(i);
-            if (e.too_large(b.size()) || !e.fits(t.s, b.size(), front)) break;
-            e.push(t, b, p, front);
-            if (front) {
-                t.s.gets -= 1;
-            } else {
-                t.s.puts += 1;
-                t.s.unfinished += 1;
-            }
-            ++r.count;
-            any = true;
-            if (per_item_commit) t.commit();
+        switch (e.kind()) {
+            case queue_kind::fifo: fill<queue_kind::fifo>(e, t, r, n, item, front); break;
+            case queue_kind::lifo: fill<queue_kind::lifo>(e, t, r, n, item, front); break;
+            case queue_kind::priority: fill<queue_kind::priority>(e, t, r, n, item, front); break;
         }
-        t.commit();
-        if (any) lk.notify(h.not_empty);
+        if (r.count > before) lk.notify(h.not_empty);
     }
     return r;
 }
@@ -1122,6 +1267,31 @@ queue_status shm_queue::unget_many(const item_batch& items, std::size_t first, s
 
 namespace {
 
+// Takes up to max items (and max_bytes after the first) through sink.
+template <queue_kind K, class Sink>
+std::size_t take(engine& e, txn& t, Sink& sink, std::size_t max, std::size_t max_bytes) {
+    if constexpr (K != queue_kind::priority && Sink::batch) {
+        std::size_t k = e.pop_batch<K>(t, sink, max, max_bytes);
+        t.s.gets += k;
+        return k;
+    } else {
+        std::size_t k = 0, bytes = 0;
+        while (k < max && t.s.count > 0) {
+            if (k > 0) {
+                u64 len = e.next_len(t.s);
+                if (bytes >= max_bytes || len > max_bytes - bytes) break;
+            }
+            std::size_t before_len = t.s.bytes;
+            e.pop<K>(t, sink);
+            bytes += before_len - t.s.bytes;
+            ++k;
+            t.s.gets += 1;
+            if constexpr (K == queue_kind::priority) t.commit();  // each item its own commit
+        }
+        return k;
+    }
+}
+
 // The one get loop: waits for an item, then takes up to max (and max_bytes
 // after the first) through sink.
 template <class Sink>
@@ -1148,20 +1318,11 @@ batch_result get_loop(queue_layout& h, std::size_t map_size, Sink& sink, std::si
             return r;
         }
     }
-    const bool per_item_commit = e.kind() == queue_kind::priority;
     txn t(h);
-    std::size_t bytes = 0;
-    while (r.count < max && t.s.count > 0) {
-        if (r.count > 0) {
-            u64 len = e.next_len(t.s);
-            if (bytes >= max_bytes || len > max_bytes - bytes) break;
-        }
-        std::size_t before_len = t.s.bytes;
-        e.pop(t, sink);
-        bytes += before_len - t.s.bytes;
-        t.s.gets += 1;
-        ++r.count;
-        if (per_item_commit) t.commit();
+    switch (e.kind()) {
+        case queue_kind::fifo: r.count = take<queue_kind::fifo>(e, t, sink, max, max_bytes); break;
+        case queue_kind::lifo: r.count = take<queue_kind::lifo>(e, t, sink, max, max_bytes); break;
+        case queue_kind::priority: r.count = take<queue_kind::priority>(e, t, sink, max, max_bytes); break;
     }
     t.commit();
     lk.notify(h.not_full);

@@ -146,7 +146,7 @@ public:
     std::size_t size() const noexcept { return prio_.size(); }
     bool empty() const noexcept { return prio_.empty(); }
     std::string_view operator[](std::size_t i) const noexcept {
-        return std::string_view(data_).substr(ends_[i] - len(i), len(i));
+        return std::string_view(data_.data() + ends_[i] - len(i), len(i));
     }
     std::int64_t priority(std::size_t i) const noexcept { return prio_[i]; }
     std::size_t bytes() const noexcept { return data_.size(); }  // all items' bytes
