@@ -17,8 +17,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "conc/signals.hpp"
 #include "messages.hpp"
@@ -39,24 +40,52 @@ struct delivery {
     int signal = 0;            // the stop signal that interrupted it
 };
 
+// The bytes of a batch as written: each item, then the delimiter.  Reused
+// from batch to batch; never zero-filled.
+class output_buffer {
+public:
+    std::string_view fill(const conc::item_batch& items, char delim) {
+        std::size_t total = items.bytes() + items.size();
+        if (total > cap_) {
+            cap_ = std::max(total, 2 * cap_);
+            buf_.reset(new char[cap_]);
+        }
+        char* p = buf_.get();
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            std::string_view it = items[i];
+            std::memcpy(p, it.data(), it.size());
+            p += it.size();
+            *p++ = delim;
+        }
+        return {buf_.get(), total};
+    }
+
+private:
+    std::unique_ptr<char[]> buf_;
+    std::size_t cap_ = 0;
+};
+
+// How many items the first `bytes` bytes of their output hold whole.
+std::size_t whole_items(const conc::item_batch& items, std::size_t bytes) {
+    std::size_t i = 0;
+    for (std::size_t end = 0; i < items.size(); ++i) {
+        end += items[i].size() + 1;
+        if (end > bytes) break;
+    }
+    return i;
+}
+
 // Writes the items, each followed by delim, to fd.  Stops at the first
 // error or stop signal; says how many items went out whole.
-delivery write_items(int fd, const conc::item_batch& items, char delim, std::string& buf, std::vector<std::size_t>& ends) {
-    buf.clear();
-    ends.clear();
-    buf.reserve(items.bytes() + items.size());
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        buf.append(items[i]);
-        buf.push_back(delim);
-        ends.push_back(buf.size());
-    }
+delivery write_items(int fd, const conc::item_batch& items, char delim, output_buffer& out) {
+    std::string_view bytes = out.fill(items, delim);
     delivery d;
     std::size_t off = 0;
     {
         stop_signals::deliverable interruptible;
-        while (off < buf.size()) {
+        while (off < bytes.size()) {
             if ((d.signal = stop_signals::pending())) break;
-            ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
+            ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
             if (n >= 0) {
                 off += std::size_t(n);
             } else if (errno == EAGAIN) {   // a non-blocking stdout: wait till it takes more
@@ -69,7 +98,7 @@ delivery write_items(int fd, const conc::item_batch& items, char delim, std::str
         }
     }
     if (!d.signal) d.signal = stop_signals::pending();
-    d.written = std::size_t(std::upper_bound(ends.begin(), ends.end(), off) - ends.begin());
+    d.written = off == bytes.size() ? items.size() : whole_items(items, off);
     return d;
 }
 
@@ -96,8 +125,7 @@ int get(const config& cfg) {
     const bool waits = !wait || wait->count() > 0;
 
     conc::item_batch batch;
-    std::string buf;
-    std::vector<std::size_t> ends;
+    output_buffer out;
     std::uint64_t got = 0;
     while (got < wanted) {
         std::size_t max = std::size_t(std::min<std::uint64_t>(wanted - got, batch_items));
@@ -108,7 +136,7 @@ int get(const config& cfg) {
             r = q.get_many(batch, max, wait, batch_bytes);
         }
         if (r.count > 0) {
-            delivery d = write_items(STDOUT_FILENO, batch, cfg.delimiter, buf, ends);
+            delivery d = write_items(STDOUT_FILENO, batch, cfg.delimiter, out);
             got += d.written;
             if (d.written < batch.size()) {
                 conc::queue_status back = q.unget_many(batch, d.written);
