@@ -7,9 +7,13 @@
 // front of the queue in its order (unget_many), then get exits.
 //
 // Stop signals are blocked while items are held.  Waiting for an item holds
-// none, so there a signal ends the process at once (stop_signals).  The
-// first look at the queue never waits, and so never opens that window
-// unless the queue is empty.
+// none, so there a signal ends the process at once (stop_signals).  One
+// instant is not covered: get_many waits and takes in one call, so a signal
+// that lands after it took items and before it returns (the unlock and the
+// return: a few hundred instructions) ends the process with them, as SIGKILL
+// would.  Closing that needs a wait that takes nothing, which shm_queue does
+// not offer.  The first look at the queue never waits, so the window opens
+// only when get had to wait.
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 // pqueue: a named queue shared between processes.
 //
 //   pqueue put jobs 'resize a.jpg'            find . -print0 | pqueue put -0 files
-//   pqueue get --follow jobs | pmap -j8 sh -c   pqueue close jobs
+//   pqueue get --follow jobs | pmap -j8 ./work   pqueue close jobs
 //
 // A command word picks what to do; each has its own options, which may come
 // before or after the queue's NAME (but not after put's first ITEM).  main()
