@@ -11,9 +11,11 @@
 #   2. One `pqueue put q x` and one `pqueue get q`, each against starting
 #      /bin/true (spawn_median: round-robin, median of N).  Goal: <= 1.5x.
 # Runs are interleaved round-robin; the machine is shared and noisy: only
-# the ratios of one run mean anything.  Peak RSS is /usr/bin/time's %M: the
-# larger of the two processes (pqueue put and get; mq_peer's parent, Python's
-# parent).
+# the ratios of one run mean anything.  "CPU ms" is user + system time of
+# every process of a run (/usr/bin/time; children that were waited for
+# included), which a loaded machine inflates far less than the wall time.
+# Peak RSS is /usr/bin/time's %M: the larger of pqueue put and get; mq_peer's
+# parent; Python's parent.
 #
 # Environment: CONC_BIN (default build/bin), BUILD (default build), RUNS
 # (default 5), SLOW_RUNS (Python, default 2), ITEMS (default 1000000),
@@ -70,9 +72,12 @@ if __name__ == "__main__":
     sys.exit(c.exitcode)
 EOF
 
+FMT='%M %U %S'
+rss_of() { tail -1 "$1" | awk '{ print $1 }'; }
+cpu_of() { tail -1 "$1" | awk '{ printf "%d", ($2 + $3) * 1000 }'; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-declare -A T M
+declare -A T M C
 
 # check NAME FILE: FILE must hold every line once, in order for one consumer.
 check() { cmp -s "$2" "$tmp/lines" || echo "  $1: the output differs from the input" >&2; }
@@ -82,25 +87,27 @@ run_pqueue() {
     "$PQUEUE" create --maxsize 100000 "$Q"
     local t0 t1 g m1 m2
     t0=$(now_ms)
-    "$TIME" -f %M -o "$tmp/rss.get" "$PQUEUE" get --follow "$Q" >"$tmp/out.pqueue" &
+    "$TIME" -f "$FMT" -o "$tmp/rss.get" "$PQUEUE" get --follow "$Q" >"$tmp/out.pqueue" &
     g=$!
-    "$TIME" -f %M -o "$tmp/rss.put" "$PQUEUE" put "$Q" <"$tmp/lines"
+    "$TIME" -f "$FMT" -o "$tmp/rss.put" "$PQUEUE" put "$Q" <"$tmp/lines"
     "$PQUEUE" close "$Q"
     wait "$g"
     t1=$(now_ms)
     T[pqueue]+="$((t1 - t0)) "
-    m1=$(tail -1 "$tmp/rss.get") m2=$(tail -1 "$tmp/rss.put")
+    m1=$(rss_of "$tmp/rss.get") m2=$(rss_of "$tmp/rss.put")
     M[pqueue]+="$((m1 > m2 ? m1 : m2)) "
+    C[pqueue]+="$(($(cpu_of "$tmp/rss.get") + $(cpu_of "$tmp/rss.put"))) "
     check pqueue "$tmp/out.pqueue"
 }
 
 run_mq() {
     local t0 t1
     t0=$(now_ms)
-    "$TIME" -f %M -o "$tmp/rss.mq" "$MQ" "$tmp/lines" >"$tmp/out.mq" 2>"$tmp/mq.err"
+    "$TIME" -f "$FMT" -o "$tmp/rss.mq" "$MQ" "$tmp/lines" >"$tmp/out.mq" 2>"$tmp/mq.err"
     t1=$(now_ms)
     T[mq]+="$((t1 - t0)) "
-    M[mq]+="$(tail -1 "$tmp/rss.mq") "
+    M[mq]+="$(rss_of "$tmp/rss.mq") "
+    C[mq]+="$(cpu_of "$tmp/rss.mq") "
     MQ_MAXMSG=$(sed -n 's/^mq_peer: maxmsg //p' "$tmp/mq.err")
     check mq_peer "$tmp/out.mq"
 }
@@ -108,10 +115,11 @@ run_mq() {
 run_python() {
     local t0 t1
     t0=$(now_ms)
-    "$TIME" -f %M -o "$tmp/rss.py" python3 "$tmp/mp_queue.py" "$tmp/lines" >"$tmp/out.py"
+    "$TIME" -f "$FMT" -o "$tmp/rss.py" python3 "$tmp/mp_queue.py" "$tmp/lines" >"$tmp/out.py"
     t1=$(now_ms)
     T[python]+="$((t1 - t0)) "
-    M[python]+="$(tail -1 "$tmp/rss.py") "
+    M[python]+="$(rss_of "$tmp/rss.py") "
+    C[python]+="$(cpu_of "$tmp/rss.py") "
     check python "$tmp/out.py"
 }
 
@@ -130,6 +138,7 @@ if [ "$have_spawn" = 1 ]; then
 fi
 
 m() { echo "${T[$1]:-}" | median; }
+cpu() { echo "${C[$1]:-}" | median; }
 rss() { local k; k=$(echo "${M[$1]:-}" | median); [ -n "$k" ] && awk -v k="$k" 'BEGIN { printf "%.1f M", k / 1024 }'; }
 rate() { awk -v n="$ITEMS" -v t="$1" 'BEGIN { if (t == "" || t == 0) print "-"; else printf "%.0f", n / (t / 1000) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.1f", a / b }'; }
@@ -139,18 +148,18 @@ comma() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/,&/; ta'; }
 p=$(m pqueue) q=$(m mq) y=$(m python)
 echo
 echo "pqueue benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg); median of $RUNS (Python: $SLOW_RUNS)"
-printf '| %-52s | %9s | %12s | %8s | %-24s |\n' "$(comma "$ITEMS") lines, 1 producer -> 1 consumer" "median ms" "items/s" "peak RSS" "pqueue is (goal)"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "-----------" "--------------" "----------" "--------------------------"
+printf '| %-52s | %9s | %12s | %7s | %8s | %-30s |\n' "$(comma "$ITEMS") lines, 1 producer -> 1 consumer" "median ms" "items/s" "CPU ms" "peak RSS" "pqueue is (goal)"
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "-----------" "--------------" "---------" "----------" "--------------------------------"
 pr=$(rate "$p")
-printf '| %-52s | %9s | %12s | %8s | %-24s |\n' "pqueue put, pqueue get --follow; --maxsize 100000" "$p" "$(comma "$pr")" "$(rss pqueue)" \
+printf '| %-52s | %9s | %12s | %7s | %8s | %-30s |\n' "pqueue put, pqueue get --follow; --maxsize 100000" "$p" "$(comma "$pr")" "$(cpu pqueue)" "$(rss pqueue)" \
     "$(awk -v r="$pr" 'BEGIN { printf "%s (>= 10,000,000)", (r >= 10000000 ? "ok" : "missed") }')"
-if [ "$have_mq" = 1 ]; then
+if [ -n "${T[mq]:-}" ]; then
     x=$(ratio "$q" "$p")
-    printf '| %-52s | %9s | %12s | %8s | %-24s |\n' "mq_send/mq_receive, 2 processes, maxmsg $MQ_MAXMSG" "$q" "$(comma "$(rate "$q")")" "$(rss mq)" "${x}x faster, $(goal "$x" 50) (>= 50x)"
+    printf '| %-52s | %9s | %12s | %7s | %8s | %-30s |\n' "mq_send/mq_receive, 2 processes, maxmsg $MQ_MAXMSG" "$q" "$(comma "$(rate "$q")")" "$(cpu mq)" "$(rss mq)" "${x}x faster, $(goal "$x" 50) (>= 50x)"
 fi
-if [ "$have_python" = 1 ]; then
+if [ -n "${T[python]:-}" ]; then
     x=$(ratio "$y" "$p")
-    printf '| %-52s | %9s | %12s | %8s | %-24s |\n' "Python multiprocessing.Queue(100000)" "$y" "$(comma "$(rate "$y")")" "$(rss python)" "${x}x faster, $(goal "$x" 50) (>= 50x)"
+    printf '| %-52s | %9s | %12s | %7s | %8s | %-30s |\n' "Python multiprocessing.Queue(100000)" "$y" "$(comma "$(rate "$y")")" "$(cpu python)" "$(rss python)" "${x}x faster, $(goal "$x" 50) (>= 50x)"
 fi
 if [ -n "$single" ]; then
     echo
