@@ -89,7 +89,7 @@ std::vector<cli::option_spec> option_rows(command cmd) {
     case command::create:
         rows = {
             {opt_maxsize, "maxsize", arg::required, "N", "hold at most N items (default 0: no limit but the bytes)"},
-            {opt_bytes, "bytes", arg::required, "SIZE", "hold at most SIZE bytes of items (64K, 16M, ...)"},
+            {opt_bytes, "bytes", arg::required, "SIZE", "hold at most SIZE bytes of items (4K to 1T; default 16M)"},
             {opt_lifo, "lifo", arg::none, nullptr, "last in, first out"},
             {opt_priority_kind, "priority", arg::none, nullptr, "lowest priority first (put -p P)"},
             {opt_mode, "mode", arg::required, "OCTAL", "permissions (default 0600)"},
