@@ -1145,3 +1145,32 @@ Test(shm_queue, killed_at_every_step_of_a_commit_or_of_its_repair_the_item_is_wh
     }
     assert_no_leftovers();
 }
+
+// A file-backed queue kept across a reboot holds lock words of the old boot:
+// here a lock word owned by a thread id that does not exist, which would
+// block every locker forever.  The first open on the new boot renews them.
+// (White box: layout version 1 keeps the boot id at offset 72 and the
+// mutex's lock word at offset 128.)
+Test(shm_queue, a_file_queue_from_an_earlier_boot_gets_fresh_lock_words, .timeout = 120) {
+    char dir[] = "/tmp/conc_shmq_test_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    const std::string path = std::string(dir) + "/q";
+    {
+        auto q = shm_queue::create(path, opts(queue_kind::fifo, 4096));
+        cr_assert_eq(q.put("kept"), queue_status::ok);
+    }
+    {
+        unique_fd fd = open_file(path, O_RDWR);
+        const char old_boot[40] = "00000000-0000-0000-0000-000000000000";
+        cr_assert_eq(pwrite(fd.get(), old_boot, sizeof old_boot, 72), ssize_t(sizeof old_boot));
+        const std::uint32_t stale_owner = 0x3ffffff0;  // no such thread
+        cr_assert_eq(pwrite(fd.get(), &stale_owner, sizeof stale_owner, 128), ssize_t(sizeof stale_owner));
+    }
+    auto q = shm_queue::open(path);
+    std::string got;
+    cr_assert_eq(q.try_get(got), queue_status::ok);
+    cr_assert_eq(got, "kept");
+    cr_assert(q.check().empty());
+    cr_assert(shm_queue::remove(path));
+    cr_assert_eq(rmdir(dir), 0);
+}

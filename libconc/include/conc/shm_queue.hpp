@@ -26,7 +26,13 @@
 // capacity: 8 bytes in a fifo or lifo queue; in a priority queue items are
 // kept in 64-byte blocks with 56 bytes of item each.  So a queue can be full
 // before bytes_used reaches capacity.  An item longer than capacity can never
-// fit: put refuses it with queue_status::too_large and puts nothing.
+// fit: put refuses it with queue_status::too_large and puts nothing.  The
+// whole capacity is allocated when the queue is made (a full /dev/shm is an
+// error then, not a SIGBUS later).
+//
+// A file-backed queue is as durable as the page cache: it survives a clean
+// reboot (the lock words are renewed on the first open after it), not a power
+// cut in the middle of a put.
 //
 // Creation is atomic: a queue is built and initialised under no name, then
 // linked into place (link(2), which fails if the name appeared meanwhile, in
@@ -37,9 +43,10 @@
 //
 // Blocking.  put/get/join block on process-shared conditions (futex words in
 // the segment; no polling).  The *_for forms take a timeout measured on
-// CLOCK_MONOTONIC; the try_* forms never wait.  Every wait is woken by close()
-// and by remove(): a process blocked on a removed queue returns
-// queue_status::removed, and so does every later call on its handle.
+// CLOCK_MONOTONIC; the try_* forms never wait.  close() wakes every blocked
+// put and get; remove() wakes every wait, join included: a process blocked on
+// a removed queue returns queue_status::removed, and so does every later call
+// on its handle.
 //
 // Crash consistency.  The queue is guarded by a robust process-shared mutex
 // (conc::mutex).  A process killed with SIGKILL at any instant leaves every
