@@ -1,9 +1,12 @@
 // libconc/src/after_fork.hpp: what a child just forked (or vforked) from a
 // libconc program does before it runs anything of its own.  Internal: shared
 // by spawn() (process.cpp), which execs a command, and forked_process, which
-// runs a function.  Every function here is async-signal-safe.
+// runs a function.  Every function here is async-signal-safe, except the
+// connection list's, which only forked_process (a fork, not a vfork) uses.
 #pragma once
 #include <sys/types.h>
+
+#include <cstddef>
 
 namespace conc::detail {
 
@@ -23,5 +26,13 @@ int set_parent_death_signal(int sig, pid_t parent) noexcept;
 // none and the signal pipe of the parent's loop is forgotten, so the child
 // may run a loop of its own.  Defined in loop.cpp.
 void forget_loops_after_fork() noexcept;
+
+// The list of open connections (connection.cpp): locked across the fork by
+// forked_process::start, so that the child finds it whole; in the child,
+// every connection whose object lies outside [keep, keep + size) (the
+// function and its arguments) is closed and marked as closed by the fork.
+void lock_connections() noexcept;
+void unlock_connections() noexcept;
+void close_connections_outside(const void* keep, std::size_t size) noexcept;
 
 }  // namespace conc::detail

@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <mutex>
 
 #include "conc/writer.hpp"
+
+#include "after_fork.hpp"
 
 namespace conc {
 
@@ -30,11 +33,112 @@ int poll_ms(clock::duration d) {
 
 }  // namespace
 
+// ---- the list of open connections ------------------------------------------
+
+namespace detail {
+
+// Open connections, linked through their prev_/next_.  Its lock is held
+// across fork by forked_process::start, so that the child finds it whole.
+struct connection_list {
+    static std::mutex m;
+    static connection* head;
+
+    static void close_outside(const char* begin, const char* end) noexcept {
+        for (connection* c = head; c;) {
+            connection* next = c->next_;
+            auto* p = reinterpret_cast<const char*>(c);
+            if (p < begin || p >= end) {
+                c->unlink();
+                c->fd_.reset();
+                c->closed_by_fork_ = true;
+            }
+            c = next;
+        }
+    }
+};
+std::mutex connection_list::m;
+connection* connection_list::head = nullptr;
+
+void lock_connections() noexcept { connection_list::m.lock(); }
+void unlock_connections() noexcept { connection_list::m.unlock(); }
+void close_connections_outside(const void* keep, std::size_t size) noexcept {
+    auto* b = static_cast<const char*>(keep);
+    connection_list::close_outside(b, b + size);
+}
+
+}  // namespace detail
+
+using detail::connection_list;
+
+void connection::link() noexcept {
+    prev_ = nullptr;
+    next_ = connection_list::head;
+    if (next_) next_->prev_ = this;
+    connection_list::head = this;
+}
+
+void connection::unlink() noexcept {
+    if (prev_) prev_->next_ = next_;
+    else if (connection_list::head == this) connection_list::head = next_;
+    if (next_) next_->prev_ = prev_;
+    prev_ = next_ = nullptr;
+}
+
+// Linked exactly while fd_ is open.  Descriptors are opened into and closed
+// out of a connection with the list's lock held: a fork in another thread
+// sees each one either listed or gone.
 connection::connection(unique_fd fd, bool readable, bool writable)
-    : fd_(std::move(fd)), readable_(readable), writable_(writable), socket_(fd_ && is_socket(fd_.get())) {}
+    : readable_(readable), writable_(writable), socket_(fd && is_socket(fd.get())) {
+    std::lock_guard g(connection_list::m);
+    fd_ = std::move(fd);
+    if (fd_) link();
+}
+
+void connection::move_from(connection& o) noexcept {
+    if (o.fd_) o.unlink();
+    fd_ = std::move(o.fd_);
+    if (fd_) link();
+    readable_ = o.readable_;
+    writable_ = o.writable_;
+    socket_ = o.socket_;
+    closed_by_fork_ = o.closed_by_fork_;
+    ahead_ = std::move(o.ahead_);
+    head_ = std::exchange(o.head_, 0);
+    tail_ = std::exchange(o.tail_, 0);
+    have_length_ = std::exchange(o.have_length_, false);
+    length_ = std::exchange(o.length_, 0);
+    message_ = std::move(o.message_);
+    got_ = std::exchange(o.got_, 0);
+}
+
+connection::connection(connection&& o) noexcept {
+    std::lock_guard g(connection_list::m);
+    move_from(o);
+}
+
+connection& connection::operator=(connection&& o) noexcept {
+    if (this != &o) {
+        std::lock_guard g(connection_list::m);
+        if (fd_) unlink();
+        fd_.reset();
+        move_from(o);
+    }
+    return *this;
+}
+
+connection::~connection() {
+    if (!fd_) return;
+    std::lock_guard g(connection_list::m);
+    unlink();
+    fd_.reset();
+}
 
 void connection::close() noexcept {
-    fd_.reset();
+    if (fd_) {
+        std::lock_guard g(connection_list::m);
+        unlink();
+        fd_.reset();
+    }
     ahead_.reset();
     head_ = tail_ = 0;
     have_length_ = false;
@@ -43,6 +147,9 @@ void connection::close() noexcept {
 }
 
 void connection::check(bool for_writing) const {
+    if (!fd_ && closed_by_fork_)
+        throw std::logic_error("conc::connection: closed in this forked child (only the connections given "
+                               "to its function stay open)");
     if (!fd_) throw std::logic_error("conc::connection: the connection is closed");
     if (for_writing && !writable_) throw std::logic_error("conc::connection: this end is read-only");
     if (!for_writing && !readable_) throw std::logic_error("conc::connection: this end is write-only");

@@ -115,9 +115,15 @@ void forked_process::start() {
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);   // no parent's handler may run in the child
     pid_t parent = ::getpid();
+    detail::lock_connections();
     pid_t pid = ::fork();
-    if (pid == 0) child_main(*body_, name_, daemon_, parent, old);
+    if (pid == 0) {
+        detail::close_connections_outside(dynamic_cast<const void*>(body_.get()), body_->size());
+        detail::unlock_connections();
+        child_main(*body_, name_, daemon_, parent, old);
+    }
     int err = errno;
+    detail::unlock_connections();
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) throw sys_error(err, "fork process '" + name_ + "'");
     proc_ = process(pid);

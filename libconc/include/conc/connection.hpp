@@ -27,6 +27,14 @@
 // pipe; a one-way pipe raises SIGPIPE as every pipe does, so ignore it
 // (conc::ignore_sigpipe) to get the error instead of dying.
 //
+// In the child of a conc::forked_process, the connections that are part of
+// its function or its arguments (held by value, not through a pointer,
+// reference or container) stay open; every other connection end of the
+// parent is closed there, so that the child holds no copy of the parent's
+// end, and end of file works both ways without closing anything by hand (in
+// Python the child must close the parent's ends itself).  Using one of those
+// in the child throws std::logic_error saying so.
+//
 // One end is used by one thread at a time, except that on a duplex end one
 // thread may send while another receives.
 #pragma once
@@ -55,16 +63,21 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+namespace detail {
+struct connection_list;
+}
+
 class connection {
 public:
     connection() = default;   // closed
     // Takes fd (a socket or a pipe end) as one end; readable/writable say in
     // which directions this end may be used.
     connection(unique_fd fd, bool readable, bool writable);
-    connection(connection&&) noexcept = default;
-    connection& operator=(connection&&) noexcept = default;
+    connection(connection&& o) noexcept;
+    connection& operator=(connection&& o) noexcept;
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
+    ~connection();
 
     bool readable() const noexcept { return fd_ && readable_; }
     bool writable() const noexcept { return fd_ && writable_; }
@@ -139,7 +152,17 @@ private:
     std::string take();       // the whole message, handed over
     bool wait_readable(int timeout_ms);
 
+    // Every open connection is on one list, so that a forked_process child
+    // can close the ends it was not given (conc/forked_process.hpp).
+    friend struct detail::connection_list;
+    void link() noexcept;     // these two with the list's lock held
+    void unlink() noexcept;
+    void move_from(connection& o) noexcept;
+
     static constexpr std::size_t chunk = 64 * 1024;
+    connection* prev_ = nullptr;
+    connection* next_ = nullptr;
+    bool closed_by_fork_ = false;         // closed in a forked child: say so when used
     unique_fd fd_;
     bool readable_ = false, writable_ = false;
     bool socket_ = false;                 // send with MSG_NOSIGNAL

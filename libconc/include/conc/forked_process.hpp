@@ -30,11 +30,13 @@
 // Python prints a traceback.  conc::system_exit{n} thrown anywhere in the
 // child leaves with code n (Python's sys.exit(n)).
 //
-// The child inherits every descriptor of the parent (connection ends
-// included): a peer sees end of file only when every process holding the
-// other end has closed it.  In a program with threads, only the calling
-// thread exists in the child: like Python's "fork" start method, the
-// function should not need locks that other threads may hold.
+// The child inherits every descriptor of the parent, except the connection
+// ends (conc/connection.hpp) that are not part of the function or its
+// arguments: those are closed in the child, so that end of file on a
+// connection works both ways without closing anything by hand.  In a
+// program with threads, only the calling thread exists in the child: like
+// Python's "fork" start method, the function should not need locks that
+// other threads may hold.
 //
 // Not thread-safe: one thread uses a forked_process at a time.
 #pragma once
@@ -42,6 +44,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -69,6 +72,7 @@ namespace detail {
 struct forked_body {
     virtual ~forked_body() = default;
     virtual void run() = 0;
+    virtual std::size_t size() const noexcept = 0;   // of the whole object: what the child keeps
 };
 template <class F, class... Args>
 struct forked_call final : forked_body {
@@ -78,6 +82,7 @@ struct forked_call final : forked_body {
     void run() override {
         std::apply([](auto&&... x) { std::invoke(std::forward<decltype(x)>(x)...); }, std::move(call));
     }
+    std::size_t size() const noexcept override { return sizeof(*this); }
 };
 }  // namespace detail
 
