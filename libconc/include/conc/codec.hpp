@@ -124,7 +124,7 @@ struct codec<std::basic_string<C, Tr, A>> {
         auto n = codec<std::uint64_t>::decode(in);
         if (n > in.size() / sizeof(C)) detail::codec_need(in, SIZE_MAX);
         string s(std::size_t(n), C{});
-        std::memcpy(s.data(), in.data(), n * sizeof(C));
+        if (n) std::memcpy(s.data(), in.data(), n * sizeof(C));
         in.remove_prefix(n * sizeof(C));
         return s;
     }
@@ -135,9 +135,9 @@ template <class T, class A>
 struct codec<std::vector<T, A>> {
     static void encode(const std::vector<T, A>& v, std::string& out) {
         codec<std::uint64_t>::encode(v.size(), out);
-        if constexpr (detail::codec_bulk<T>)
-            out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
-        else
+        if constexpr (detail::codec_bulk<T>) {
+            if (!v.empty()) out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+        } else
             for (auto&& e : v) codec<T>::encode(e, out);
     }
     static std::vector<T, A> decode(std::string_view& in) {
@@ -146,7 +146,7 @@ struct codec<std::vector<T, A>> {
         if constexpr (detail::codec_bulk<T> && std::is_default_constructible_v<T>) {
             if (n > in.size() / sizeof(T)) detail::codec_need(in, SIZE_MAX);
             v.resize(std::size_t(n));
-            std::memcpy(static_cast<void*>(v.data()), in.data(), n * sizeof(T));
+            if (n) std::memcpy(static_cast<void*>(v.data()), in.data(), n * sizeof(T));
             in.remove_prefix(n * sizeof(T));
         } else {
             v.reserve(std::size_t(std::min<std::uint64_t>(n, in.size())));   // a bad count cannot reserve much
