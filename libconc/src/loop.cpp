@@ -1,6 +1,8 @@
 #include "conc/loop.hpp"
 #include "conc/signals.hpp"
 
+#include "after_fork.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,6 +29,13 @@ struct current_guard {
     ~current_guard() { tl_current = prev; }
 };
 }  // namespace
+
+namespace detail {
+void forget_loops_after_fork() noexcept {
+    tl_current = nullptr;
+    g_signal_fd.store(-1, std::memory_order_relaxed);
+}
+}  // namespace detail
 
 // ---- waiters -------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 #include "conc/fd.hpp"
 
+#include "after_fork.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -238,21 +240,15 @@ pid_t posix_spawn_path(const spawn_spec& spec, exec_args& a) {
 
 [[noreturn]] void exec_child(const spawn_spec& spec, exec_args& a, pid_t parent, int report) {
     auto fail = [report](int e) { child_failed(report, e); };
-    // Handlers installed by the parent must not run here (they would write into
-    // the parent's self-pipe): every caught signal goes back to its default.
-    for (int s = 1; s < NSIG; ++s) {
-        struct sigaction sa;
-        if (::sigaction(s, nullptr, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
-            sa.sa_handler = SIG_DFL;
-            ::sigaction(s, &sa, nullptr);
-        }
-    }
+    detail::reset_caught_signals();
     sigset_t def = signals_to_reset();
     for (int s : reset_signals)
         if (sigismember(&def, s)) ::signal(s, SIG_DFL);
     if (spec.new_process_group && ::setpgid(0, 0) < 0) fail(errno);
-    if (::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal) < 0) fail(errno);
-    if (::getppid() != parent) ::_exit(127);   // the parent died before prctl: nothing left to do
+    if (int e = detail::set_parent_death_signal(spec.parent_death_signal, parent)) {
+        if (e == ESRCH) ::_exit(127);   // the parent died before prctl: nothing left to do
+        fail(e);
+    }
     const stdio* io[3] = {&spec.in, &spec.out, &spec.err};
     for (int target = 0; target < 3; ++target) {
         const stdio& s = *io[target];
@@ -298,6 +294,33 @@ pid_t vfork_path(const spawn_spec& spec, exec_args& a) {
 #endif
 
 }  // namespace
+
+namespace detail {
+
+// Handlers installed by the parent must not run in the child (they would
+// write into the parent's self-pipe): every caught signal goes back to its default.
+void reset_caught_signals() noexcept {
+    for (int s = 1; s < NSIG; ++s) {
+        struct sigaction sa;
+        if (::sigaction(s, nullptr, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
+            sa.sa_handler = SIG_DFL;
+            ::sigaction(s, &sa, nullptr);
+        }
+    }
+}
+
+int set_parent_death_signal(int sig, pid_t parent) noexcept {
+#ifdef __linux__
+    if (::prctl(PR_SET_PDEATHSIG, sig) < 0) return errno;
+    if (sig && ::getppid() != parent) return ESRCH;
+#else
+    (void)sig;
+    (void)parent;
+#endif
+    return 0;
+}
+
+}  // namespace detail
 
 bool ignored_at_start(int sig) noexcept { return sigismember(&ignored_set, sig) == 1; }
 
