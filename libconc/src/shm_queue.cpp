@@ -466,25 +466,29 @@ public:
     }
     // Publishes everything staged and every changed state word.
     void commit() {
+        unsigned n = n_;
+        n_ = 0;
+        journal_word* const j = h_.journal;
         const u64* now = reinterpret_cast<const u64*>(&s);
-        u64* old = reinterpret_cast<u64*>(&h_.st);
+        const u64* old = reinterpret_cast<const u64*>(&h_.st);
+        constexpr u64 st_off = offsetof(queue_layout, st);
         for (unsigned i = 0; i < state_words; ++i)
-            if (now[i] != old[i]) stage(old[i], now[i]);
-        if (n_ == 0) return;
-        crash_point();
+            if (now[i] != old[i]) j[n++] = {st_off + i * sizeof(u64), now[i]};
+        if (n == 0) return;
+        void (*const hook)() = detail::shm_queue_crash_hook;
+        if (hook) [[unlikely]] hook();
         step_barrier();  // item bytes and journal before the count
-        std::atomic_ref<u64>(h_.jcount).store(n_, std::memory_order_relaxed);  // the commit point
+        std::atomic_ref<u64>(h_.jcount).store(n, std::memory_order_relaxed);  // the commit point
         step_barrier();  // the count before any value lands
-        crash_point();
+        if (hook) [[unlikely]] hook();
         auto* base = reinterpret_cast<char*>(&h_);
-        for (unsigned i = 0; i < n_; ++i) {
-            *reinterpret_cast<u64*>(base + h_.journal[i].off) = h_.journal[i].val;
-            crash_point();
+        for (unsigned i = 0; i < n; ++i) {
+            *reinterpret_cast<u64*>(base + j[i].off) = j[i].val;
+            if (hook) [[unlikely]] hook();
         }
         step_barrier();
         std::atomic_ref<u64>(h_.jcount).store(0, std::memory_order_relaxed);
-        crash_point();
-        n_ = 0;
+        if (hook) [[unlikely]] hook();
     }
 };
 
