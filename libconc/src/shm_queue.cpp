@@ -43,19 +43,21 @@
 // read after it is written; their writes can therefore be staged in the
 // journal while the reads see the old heap.  One priority item per commit.
 //
-// Why not conc::condition (pthread_cond_t)?  glibc before 2.41 keeps waiter
-// references in the condition (__g_refs) that a signaller waits to drain when
-// it switches groups; a waiter killed at the wrong instant never drops its
-// reference and every later notify blocks forever (glibc bug 25847 and
-// relatives).  The queue must survive a waiter killed by SIGKILL, so its
-// conditions are bare futex words: a sequence number with a "someone waits"
-// bit.  A waiter sets the bit under the lock, unlocks and sleeps in
-// FUTEX_WAIT_BITSET on the value it saw (absolute CLOCK_MONOTONIC deadline);
-// a notifier that finds the bit set bumps the sequence, clears the bit and,
-// after unlocking, wakes every sleeper.  A dead waiter holds nothing: at worst
-// it leaves the bit set, which costs one extra wake-up call.  Everyone woken
-// re-checks under the lock, so a wake-up is never lost and never consumed by
-// the wrong process.
+// Why not conc::condition (pthread_cond_t)?  glibc's condition variable (2.25
+// to 2.40, this system's 2.36 included) makes a waiter hold a reference on its
+// group (__g_refs) while it sleeps, and a signaller that switches groups waits
+// in __condvar_quiesce_and_switch_g1 until those references are gone; a
+// waiter killed in its sleep never gives its reference back, and every later
+// notify blocks forever.  (A signaller killed while holding the condition's
+// internal lock does the same to everyone.)  The queue must survive processes
+// killed at any instant, so its conditions are bare futex words: a sequence
+// number with a "someone waits" bit.  A waiter sets the bit under the lock,
+// unlocks and sleeps in FUTEX_WAIT_BITSET on the value it saw (absolute
+// CLOCK_MONOTONIC deadline); a notifier that finds the bit set bumps the
+// sequence, clears the bit and wakes every sleeper, still holding the lock
+// (see queue_lock).  A dead waiter holds nothing: at worst it leaves the bit
+// set, which costs one extra wake-up call.  Everyone woken re-checks under the
+// lock, so a wake-up is never lost and never consumed by the wrong process.
 #include "conc/shm_queue.hpp"
 
 #include <dirent.h>
