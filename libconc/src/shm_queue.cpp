@@ -1465,7 +1465,9 @@ bool shm_queue::remove(const std::string& name) {
         lk.notify(q.hdr_->not_full);
         lk.notify(q.hdr_->all_done);
     } catch (const queue_format_error&) {
-        // Not a queue we can mark: unlink the name all the same.
+        // Not a queue: a name in /dev/shm under conc.q. is ours to unlink
+        // all the same, but a file path may be anybody's file.
+        if (w.shm.empty()) throw;
     } catch (const sys_error& e) {
         if (e.err() == ENOENT) return false;
         throw;

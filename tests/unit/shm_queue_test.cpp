@@ -772,6 +772,19 @@ Test(shm_queue, something_that_is_not_a_queue_is_refused_and_can_still_be_remove
     cr_assert_throw(shm_queue::open_or_create(name), queue_format_error);
     cr_assert(shm_queue::remove(name));
     assert_no_leftovers();
+    // A file path that is not a queue is somebody's file: left alone.
+    char dir[] = "/tmp/conc_shmq_test_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    const std::string path = std::string(dir) + "/notes.txt";
+    {
+        unique_fd fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        write_all(fd.get(), "not a queue\n");
+    }
+    cr_assert_throw(shm_queue::open(path), queue_format_error);
+    cr_assert_throw(shm_queue::remove(path), queue_format_error);
+    cr_assert_eq(access(path.c_str(), F_OK), 0);
+    cr_assert_eq(unlink(path.c_str()), 0);
+    cr_assert_eq(rmdir(dir), 0);
 }
 
 Test(shm_queue, racing_creators_all_agree_on_one_whole_queue) {
