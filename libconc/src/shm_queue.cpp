@@ -474,8 +474,10 @@ public:
         const u64* now = reinterpret_cast<const u64*>(&s);
         const u64* old = reinterpret_cast<const u64*>(&h_.st);
         constexpr u64 st_off = offsetof(queue_layout, st);
-        for (unsigned i = 0; i < state_words; ++i)
-            if (now[i] != old[i]) j[n++] = {st_off + i * sizeof(u64), now[i]};
+        for (unsigned i = 0; i < state_words; ++i) {  // branch-free: which words change varies
+            j[n] = {st_off + i * sizeof(u64), now[i]};
+            n += now[i] != old[i];
+        }
         if (n == 0) return;
         void (*const hook)() = detail::shm_queue_crash_hook;
         if (hook) [[unlikely]] hook();
