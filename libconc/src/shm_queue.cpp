@@ -43,19 +43,21 @@
 // read after it is written; their writes can therefore be staged in the
 // journal while the reads see the old heap.  One priority item per commit.
 //
-// Why not conc::condition (pthread_cond_t)?  glibc before 2.41 keeps waiter
-// references in the condition (__g_refs) that a signaller waits to drain when
-// it switches groups; a waiter killed at the wrong instant never drops its
-// reference and every later notify blocks forever (glibc bug 25847 and
-// relatives).  The queue must survive a waiter killed by SIGKILL, so its
-// conditions are bare futex words: a sequence number with a "someone waits"
-// bit.  A waiter sets the bit under the lock, unlocks and sleeps in
-// FUTEX_WAIT_BITSET on the value it saw (absolute CLOCK_MONOTONIC deadline);
-// a notifier that finds the bit set bumps the sequence, clears the bit and,
-// after unlocking, wakes every sleeper.  A dead waiter holds nothing: at worst
-// it leaves the bit set, which costs one extra wake-up call.  Everyone woken
-// re-checks under the lock, so a wake-up is never lost and never consumed by
-// the wrong process.
+// Why not conc::condition (pthread_cond_t)?  glibc's condition variable (2.25
+// to 2.40, this system's 2.36 included) makes a waiter hold a reference on its
+// group (__g_refs) while it sleeps, and a signaller that switches groups waits
+// in __condvar_quiesce_and_switch_g1 until those references are gone; a
+// waiter killed in its sleep never gives its reference back, and every later
+// notify blocks forever.  (A signaller killed while holding the condition's
+// internal lock does the same to everyone.)  The queue must survive processes
+// killed at any instant, so its conditions are bare futex words: a sequence
+// number with a "someone waits" bit.  A waiter sets the bit under the lock,
+// unlocks and sleeps in FUTEX_WAIT_BITSET on the value it saw (absolute
+// CLOCK_MONOTONIC deadline); a notifier that finds the bit set bumps the
+// sequence, clears the bit and wakes every sleeper, still holding the lock
+// (see queue_lock).  A dead waiter holds nothing: at worst it leaves the bit
+// set, which costs one extra wake-up call.  Everyone woken re-checks under the
+// lock, so a wake-up is never lost and never consumed by the wrong process.
 #include "conc/shm_queue.hpp"
 
 #include <dirent.h>
@@ -466,25 +468,31 @@ public:
     }
     // Publishes everything staged and every changed state word.
     void commit() {
+        unsigned n = n_;
+        n_ = 0;
+        journal_word* const j = h_.journal;
         const u64* now = reinterpret_cast<const u64*>(&s);
-        u64* old = reinterpret_cast<u64*>(&h_.st);
-        for (unsigned i = 0; i < state_words; ++i)
-            if (now[i] != old[i]) stage(old[i], now[i]);
-        if (n_ == 0) return;
-        crash_point();
+        const u64* old = reinterpret_cast<const u64*>(&h_.st);
+        constexpr u64 st_off = offsetof(queue_layout, st);
+        for (unsigned i = 0; i < state_words; ++i) {  // branch-free: which words change varies
+            j[n] = {st_off + i * sizeof(u64), now[i]};
+            n += now[i] != old[i];
+        }
+        if (n == 0) return;
+        void (*const hook)() = detail::shm_queue_crash_hook;
+        if (hook) [[unlikely]] hook();
         step_barrier();  // item bytes and journal before the count
-        std::atomic_ref<u64>(h_.jcount).store(n_, std::memory_order_relaxed);  // the commit point
+        std::atomic_ref<u64>(h_.jcount).store(n, std::memory_order_relaxed);  // the commit point
         step_barrier();  // the count before any value lands
-        crash_point();
+        if (hook) [[unlikely]] hook();
         auto* base = reinterpret_cast<char*>(&h_);
-        for (unsigned i = 0; i < n_; ++i) {
-            *reinterpret_cast<u64*>(base + h_.journal[i].off) = h_.journal[i].val;
-            crash_point();
+        for (unsigned i = 0; i < n; ++i) {
+            *reinterpret_cast<u64*>(base + j[i].off) = j[i].val;
+            if (hook) [[unlikely]] hook();
         }
         step_barrier();
         std::atomic_ref<u64>(h_.jcount).store(0, std::memory_order_relaxed);
-        crash_point();
-        n_ = 0;
+        if (hook) [[unlikely]] hook();
     }
 };
 
@@ -1459,7 +1467,9 @@ bool shm_queue::remove(const std::string& name) {
         lk.notify(q.hdr_->not_full);
         lk.notify(q.hdr_->all_done);
     } catch (const queue_format_error&) {
-        // Not a queue we can mark: unlink the name all the same.
+        // Not a queue: a name in /dev/shm under conc.q. is ours to unlink
+        // all the same, but a file path may be anybody's file.
+        if (w.shm.empty()) throw;
     } catch (const sys_error& e) {
         if (e.err() == ENOENT) return false;
         throw;

@@ -4,6 +4,8 @@
 //
 //   shmq_put_get_1proc        put then get of one 8-byte item, one process
 //   shmq_many_1proc           put_many then get_many, batches of 1000, one process
+//   *_cpu                     the same two per second of the process's CPU time:
+//                             what they cost, whatever else the machine is doing
 //   shmq_1x1_single           one producer process, one consumer: put / get
 //   mq_1x1                    the same shape over a POSIX message queue
 //   shmq_1x1_many             one producer, one consumer, batches of 1000
@@ -15,6 +17,8 @@
 #include <mqueue.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -39,6 +43,15 @@ double median(std::vector<double> v) {
 double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
+
+double cpu_seconds() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// The last one-process run's rate per CPU second (printed as NAME_cpu).
+double last_cpu_rate = 0;
 
 std::string qname(const char* tag) { return "bench_" + std::to_string(getpid()) + "_" + tag; }
 
@@ -80,12 +93,14 @@ double put_get_1proc(long n) {
     char item[8] = "1234567";
     std::string out;
     auto t0 = clock_type::now();
+    double c0 = cpu_seconds();
     for (long i = 0; i < n; ++i) {
         std::memcpy(item, &i, 4);
         if (q.put(std::string_view(item, 8)) != queue_status::ok) die("put");
         if (q.get(out) != queue_status::ok || out.size() != 8) die("get");
     }
     double r = double(n) / seconds_since(t0);
+    last_cpu_rate = double(n) / (cpu_seconds() - c0);
     conc::shm_queue::remove(name);
     return r;
 }
@@ -110,6 +125,7 @@ double many_1proc(long n) {
     out.reserve(batch, batch * 8);
     long moved = 0;
     auto t0 = clock_type::now();
+    double c0 = cpu_seconds();
     while (moved < n) {
         if (q.put_many(in).status != queue_status::ok) die("put_many");
         out.clear();
@@ -118,6 +134,7 @@ double many_1proc(long n) {
         moved += long(r.count);
     }
     double r = double(moved) / seconds_since(t0);
+    last_cpu_rate = double(moved) / (cpu_seconds() - c0);
     conc::shm_queue::remove(name);
     return r;
 }
@@ -246,9 +263,14 @@ int main(int argc, char** argv) {
         bool wanted = argc <= 2;
         for (int i = 2; i < argc; ++i) wanted = wanted || std::strcmp(argv[i], f.name) == 0;
         if (!wanted) continue;
-        std::vector<double> rates;
-        for (int r = 0; r < runs; ++r) rates.push_back(f.run(n * f.scale));
+        std::vector<double> rates, cpu_rates;
+        for (int r = 0; r < runs; ++r) {
+            last_cpu_rate = 0;
+            rates.push_back(f.run(n * f.scale));
+            cpu_rates.push_back(last_cpu_rate);
+        }
         std::printf("%s\t%.0f\n", f.name, median(rates));
+        if (median(cpu_rates) > 0) std::printf("%s_cpu\t%.0f\n", f.name, median(cpu_rates));
         std::fflush(stdout);
     }
 }

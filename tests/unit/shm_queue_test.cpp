@@ -473,6 +473,56 @@ Test(shm_queue, remove_wakes_every_blocked_process_with_removed) {
     assert_no_leftovers();
 }
 
+// The failure of pthread condition variables that the queue's futex words
+// avoid: waiters killed in their sleep must not stop later wake-ups.
+Test(shm_queue, waiters_killed_in_their_sleep_do_not_stop_later_wakeups, .timeout = 120) {
+    const std::string name = uniq("killedwaiters");
+    auto q = shm_queue::create(name, opts(queue_kind::fifo, 1 << 16, 1));
+    for (int round = 0; round < 3; ++round) {
+        std::vector<pid_t> sleepers;
+        for (int i = 0; i < 3; ++i)
+            sleepers.push_back(spawn_child([&] {
+                std::string got;
+                return code(shm_queue::open(name).get(got));
+            }));
+        for (pid_t p : sleepers) cr_assert(asleep(p));
+        for (pid_t p : sleepers) {
+            kill(p, SIGKILL);
+            cr_assert_eq(wait_exit(p), 128 + SIGKILL);
+        }
+        pid_t getter = spawn_child([&] {
+            std::string got;
+            queue_status s = shm_queue::open(name).get(got);
+            return s == queue_status::ok && got == "after" ? 0 : code(s);
+        });
+        cr_assert(asleep(getter));
+        cr_assert_eq(q.put("after"), queue_status::ok);
+        cr_assert_eq(wait_exit(getter), 0);
+    }
+    // The same for putters blocked on a full queue, and a joiner.
+    cr_assert_eq(q.put("fill"), queue_status::ok);
+    pid_t putter = spawn_child([&] { return code(shm_queue::open(name).put("x")); });
+    pid_t joiner = spawn_child([&] { return code(shm_queue::open(name).join()); });
+    cr_assert(asleep(putter));
+    cr_assert(asleep(joiner));
+    kill(putter, SIGKILL);
+    kill(joiner, SIGKILL);
+    cr_assert_eq(wait_exit(putter), 128 + SIGKILL);
+    cr_assert_eq(wait_exit(joiner), 128 + SIGKILL);
+    putter = spawn_child([&] { return code(shm_queue::open(name).put("y")); });
+    joiner = spawn_child([&] { return code(shm_queue::open(name).join()); });
+    cr_assert(asleep(putter));
+    std::string got;
+    cr_assert_eq(q.get(got), queue_status::ok);
+    cr_assert_eq(wait_exit(putter), code(queue_status::ok));
+    cr_assert_eq(q.get(got), queue_status::ok);
+    cr_assert_eq(got, "y");
+    cr_assert_eq(q.task_done(q.stats().unfinished), queue_status::ok);
+    cr_assert_eq(wait_exit(joiner), code(queue_status::ok));
+    cr_assert(shm_queue::remove(name));
+    assert_no_leftovers();
+}
+
 Test(shm_queue, timeouts_end_get_put_and_join_after_the_time_and_not_much_later) {
     const std::string name = uniq("timeouts");
     auto q = shm_queue::create(name, opts(queue_kind::fifo, 1 << 16, 1));
@@ -722,6 +772,19 @@ Test(shm_queue, something_that_is_not_a_queue_is_refused_and_can_still_be_remove
     cr_assert_throw(shm_queue::open_or_create(name), queue_format_error);
     cr_assert(shm_queue::remove(name));
     assert_no_leftovers();
+    // A file path that is not a queue is somebody's file: left alone.
+    char dir[] = "/tmp/conc_shmq_test_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    const std::string path = std::string(dir) + "/notes.txt";
+    {
+        unique_fd fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        write_all(fd.get(), "not a queue\n");
+    }
+    cr_assert_throw(shm_queue::open(path), queue_format_error);
+    cr_assert_throw(shm_queue::remove(path), queue_format_error);
+    cr_assert_eq(access(path.c_str(), F_OK), 0);
+    cr_assert_eq(unlink(path.c_str()), 0);
+    cr_assert_eq(rmdir(dir), 0);
 }
 
 Test(shm_queue, racing_creators_all_agree_on_one_whole_queue) {

@@ -295,7 +295,9 @@ public:
     // --- names.  remove marks the queue removed, wakes every process blocked
     // on it, and unlinks the name (shm_unlink, or unlink for a path); processes
     // holding it open get queue_status::removed from then on.  false if there
-    // was no such name.  A name that holds no valid queue is unlinked all the same.
+    // was no such name.  A NAME in /dev/shm that holds no valid queue is
+    // unlinked all the same; a file path that is not a queue is left alone
+    // (queue_format_error).
     static bool remove(const std::string& name);
     // The NAMEs of the queues in /dev/shm (file-backed queues are not listed), sorted.
     static std::vector<std::string> list();
