@@ -86,6 +86,11 @@ thread_pool::thread_pool(unsigned n) {
 
 thread_pool::~thread_pool() { shutdown(true, false); }
 
+queue_snapshot thread_pool::queue() const {
+    std::lock_guard lk(m_);
+    return queue_snapshot(queued_);
+}
+
 void thread_pool::enqueue(detail::state_base* s) {
     bool wake;
     {
@@ -101,6 +106,7 @@ void thread_pool::enqueue(detail::state_base* s) {
         else
             head_ = s;
         tail_ = s;
+        ++queued_;
         wake = idle_ > 0;
     }
     if (wake) cv_.notify_one();
@@ -121,6 +127,7 @@ void thread_pool::worker() {
             t = head_;
             head_ = t->next;
             if (!head_) tail_ = nullptr;
+            --queued_;
         }
         if (t->claim()) t->run();  // else cancelled, or run inline by a waiter
         t->release();
@@ -135,6 +142,7 @@ void thread_pool::shutdown(bool wait, bool cancel_pending) {
         if (cancel_pending) {
             cancelled = head_;
             head_ = tail_ = nullptr;
+            queued_ = 0;
         }
     }
     cv_.notify_all();
@@ -337,6 +345,9 @@ struct fork_pool::impl {
 
     // I/O thread only
     std::deque<std::unique_ptr<fork_job>> pending;
+    // pending.size() for queue(); it grows under m as jobs move in from
+    // submitted, so submitted.size() + pending_size never misses a job.
+    std::atomic<std::size_t> pending_size{0};
 
     impl(function f, unsigned n, fork_pool_options o) : fn(std::move(f)), opt(o) {
         if (opt.tasks_ahead == 0) opt.tasks_ahead = 1;
@@ -453,6 +464,7 @@ struct fork_pool::impl {
                 if (opt.maxtasksperchild && w.sent >= opt.maxtasksperchild) continue;
                 auto job = std::move(pending.front());
                 pending.pop_front();
+                pending_size.fetch_sub(1);
                 progress = true;
                 if (!job->claim()) continue;  // cancelled before it was sent
                 w.outstanding.push_back(std::move(job));
@@ -519,8 +531,10 @@ struct fork_pool::impl {
                                           : "worker died: " + st.describe();
             w.outstanding.front()->fail(std::make_exception_ptr(worker_died(why)));
             // The others were never started: the worker takes its tasks in order.
-            for (std::size_t i = w.outstanding.size(); i-- > 1;)
+            for (std::size_t i = w.outstanding.size(); i-- > 1;) {
                 pending.push_front(std::move(w.outstanding[i]));
+                pending_size.fetch_add(1);
+            }
             w.outstanding.clear();
         }
         spawn(w);
@@ -552,6 +566,7 @@ struct fork_pool::impl {
         {
             std::lock_guard lk(m);
             rest.swap(submitted);
+            pending_size.store(0);
         }
         for (auto& j : rest)
             if (j->claim()) j->fail(e);
@@ -581,6 +596,7 @@ struct fork_pool::impl {
             bool closing, term;
             {
                 std::lock_guard lk(m);
+                pending_size.fetch_add(submitted.size());
                 for (auto& j : submitted) pending.push_back(std::move(j));
                 submitted.clear();
                 closing = closed;
@@ -649,6 +665,11 @@ fork_pool::~fork_pool() {
 }
 
 unsigned fork_pool::size() const noexcept { return unsigned(impl_->workers.size()); }
+
+queue_snapshot fork_pool::queue() const {
+    std::lock_guard lk(impl_->m);
+    return queue_snapshot(impl_->submitted.size() + impl_->pending_size.load());
+}
 
 future<std::string> fork_pool::apply_async(std::string_view item) {
     auto job = std::make_unique<fork_job>();

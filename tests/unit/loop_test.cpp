@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -352,6 +354,87 @@ CORO_TEST(loop, channel_send_after_close_throws) {
         auto v = co_await ch.receive();
         CHECK_EQ(*v, 1);
         CHECK(!(co_await ch.receive()));
+    }());
+}
+
+// size, capacity, empty and full against a model queue, over random
+// try_send/try_receive sequences.
+CORO_TEST(loop, channel_size_capacity_empty_full_follow_a_model) {
+    std::mt19937 rng(12);
+    for (std::size_t cap : {1u, 2u, 7u}) {
+        channel<int> ch(cap);
+        std::deque<int> model;
+        CHECK_EQ(ch.capacity(), cap);
+        int next = 0;
+        for (int op = 0; op < 20000; ++op) {
+            if (rng() % 2) {
+                bool ok = ch.try_send(next);
+                CHECK_EQ(ok, model.size() < cap);
+                if (ok) model.push_back(next);
+                ++next;
+            } else {
+                auto v = ch.try_receive();
+                CHECK_EQ(bool(v), !model.empty());
+                if (v) {
+                    CHECK_EQ(*v, model.front());
+                    model.pop_front();
+                }
+            }
+            CHECK_EQ(ch.size(), model.size());
+            CHECK_EQ(ch.empty(), model.empty());
+            CHECK_EQ(ch.full(), model.size() == cap);
+        }
+    }
+}
+
+// empty() and full() say what try_receive() and try_send() would do, so they
+// count the tasks waiting: a receiver waiting on a rendezvous channel makes
+// it not full, a sender waiting makes it not empty.
+CORO_TEST(loop, channel_empty_and_full_count_waiting_tasks) {
+    loop lp;
+    lp.run([]() -> task<void> {
+        auto& l = loop::current();
+        channel<int> rv(0);
+        CHECK(rv.empty());
+        CHECK(rv.full());
+        CHECK_EQ(rv.capacity(), 0u);
+        auto r = l.spawn([](channel<int>& ch) -> task<int> { co_return *co_await ch.receive(); }(rv));
+        co_await l.yield();  // the receiver now waits
+        CHECK(!rv.full());
+        CHECK(rv.empty());
+        CHECK(rv.try_send(5));
+        CHECK(rv.full());
+        int got = co_await r;
+        CHECK_EQ(got, 5);
+        auto s = l.spawn([](channel<int>& ch) -> task<void> { co_await ch.send(6); }(rv));
+        co_await l.yield();  // the sender now waits
+        CHECK(!rv.empty());
+        CHECK_EQ(rv.size(), 0u);
+        auto v = rv.try_receive();
+        CHECK(v && *v == 6);
+        co_await s;
+        CHECK(rv.empty());
+
+        channel<int> b(2);
+        CHECK(b.try_send(1));
+        CHECK(!b.full());
+        CHECK(b.try_send(2));
+        CHECK(b.full());
+        auto s2 = l.spawn([](channel<int>& ch) -> task<void> { co_await ch.send(3); }(b));
+        co_await l.yield();  // a sender waits on the full channel
+        CHECK(b.full());
+        CHECK_EQ(b.size(), 2u);
+        v = b.try_receive();
+        CHECK(v && *v == 1);
+        CHECK(b.full());  // the waiting sender's value moved in
+        co_await s2;
+        v = b.try_receive();
+        CHECK(v && *v == 2);
+        v = b.try_receive();
+        CHECK(v && *v == 3);
+        CHECK(b.empty());
+        CHECK(!b.full());
+        CHECK_EQ(b.size(), 0u);
     }());
 }
 

@@ -803,3 +803,75 @@ Test(fork_pool, an_item_that_throws_fails_only_its_own_position_in_a_chunk) {
         }
     }
 }
+
+// The pools' queues: size, capacity, empty, full (channel<T>'s names).
+Test(thread_pool, queue_counts_the_tasks_no_thread_has_taken) {
+    for (int round = 0; round < 50; ++round) {
+        thread_pool pool(1);
+        cr_assert(pool.queue().empty());
+        cr_assert_eq(pool.queue().size(), 0u);
+        cr_assert_eq(pool.queue().capacity(), std::size_t(-1));
+        cr_assert(!pool.queue().full());
+        gate g;
+        std::atomic<int> started{0};
+        auto blocker = pool.submit([&] { ++started; g.wait(); });
+        spin_until(started, 1);  // the only thread is busy: what follows stays queued
+        std::vector<future<int>> fs;
+        for (int i = 0; i < 10; ++i) fs.push_back(pool.submit([i] { return i; }));
+        cr_assert_eq(pool.queue().size(), 10u);
+        cr_assert(!pool.queue().empty());
+        cr_assert(!pool.queue().full());
+        cr_assert(fs[3].cancel());  // counts until the thread takes it off
+        cr_assert_eq(pool.queue().size(), 10u);
+        g.release();
+        for (int i = 0; i < 10; ++i)
+            if (i != 3) cr_assert_eq(fs[i].get(), i);
+        pool.shutdown();
+        cr_assert(pool.queue().empty());
+    }
+    // shutdown(cancel_pending) empties it
+    gate g;  // outlives the pool, whose thread waits on it
+    std::atomic<int> started{0};
+    thread_pool pool(1);
+    pool.submit([&] { ++started; g.wait(); });
+    spin_until(started, 1);
+    for (int i = 0; i < 5; ++i) pool.submit([] {});
+    cr_assert_eq(pool.queue().size(), 5u);
+    pool.shutdown(false, true);
+    cr_assert(pool.queue().empty());
+    g.release();
+}
+
+Test(fork_pool, queue_counts_the_tasks_not_yet_handed_to_a_worker) {
+    // The worker says "started" on one pipe and waits for "go" on another.
+    int started[2], go[2];
+    cr_assert_eq(::pipe(started), 0);
+    cr_assert_eq(::pipe(go), 0);
+    {
+        fork_pool pool([&](std::string_view s) {
+            if (s == "block") {
+                char c = 's';
+                (void)!::write(started[1], &c, 1);
+                (void)!::read(go[0], &c, 1);
+            }
+            return std::string(s);
+        }, 1, {.tasks_ahead = 1});
+        for (int round = 0; round < 20; ++round) {
+            cr_assert(pool.queue().empty());
+            cr_assert(!pool.queue().full());
+            cr_assert_eq(pool.queue().capacity(), std::size_t(-1));
+            auto b = pool.apply_async("block");
+            char c;
+            cr_assert_eq(::read(started[0], &c, 1), 1);  // the worker holds "block"
+            std::vector<future<std::string>> fs;
+            for (int i = 0; i < 10; ++i) fs.push_back(pool.apply_async(std::to_string(i)));
+            cr_assert_eq(pool.queue().size(), 10u, "round %d", round);
+            cr_assert(!pool.queue().empty());
+            cr_assert_eq(::write(go[1], "g", 1), 1);
+            cr_assert_eq(b.get(), "block");
+            for (int i = 0; i < 10; ++i) cr_assert_eq(fs[i].get(), std::to_string(i));
+            cr_assert_eq(pool.queue().size(), 0u, "round %d", round);
+        }
+    }
+    for (int fd : {started[0], started[1], go[0], go[1]}) ::close(fd);
+}

@@ -93,7 +93,17 @@ template <class T>
 class channel {
 public:
     explicit channel(std::size_t capacity) : capacity_(capacity) {}
+    // asyncio.Queue's qsize(), maxsize, empty() and full().  size(): values
+    // buffered now; capacity(): the bound given at construction.
     std::size_t size() const noexcept { return buf_.size(); }
+    std::size_t capacity() const noexcept { return capacity_; }
+    // try_receive() would get nothing now: no value buffered, no sender waiting.
+    bool empty() const noexcept { return buf_.empty() && senders_.empty(); }
+    // try_send() on the open channel would return false now: size() has
+    // reached capacity() and no receiver is waiting.  On a rendezvous
+    // (capacity 0) channel, full() is false exactly while a receiver waits
+    // and empty() false while a sender waits.
+    bool full() const noexcept { return buf_.size() >= capacity_ && receivers_.empty(); }
     bool closed() const noexcept { return closed_; }
 
     // Sends without waiting; false (and v untouched) when the channel is full.

@@ -534,6 +534,26 @@ private:
     std::unique_ptr<impl> p_;
 };
 
+}  // namespace detail
+
+// A snapshot of a pool's queue: the tasks submitted and not yet started,
+// with channel<T>'s names (asyncio.Queue's qsize, maxsize, empty, full).
+// A pool's queue is unbounded: capacity() is the largest std::size_t and
+// full() is false; submit() never waits.
+class queue_snapshot {
+public:
+    explicit queue_snapshot(std::size_t n) noexcept : n_(n) {}
+    std::size_t size() const noexcept { return n_; }
+    std::size_t capacity() const noexcept { return std::size_t(-1); }
+    bool empty() const noexcept { return n_ == 0; }
+    bool full() const noexcept { return n_ >= capacity(); }
+
+private:
+    std::size_t n_;
+};
+
+namespace detail {
+
 template <class F, class Range>
 using map_result_t =
     std::decay_t<std::invoke_result_t<F&, const std::ranges::range_value_t<Range>&>>;
@@ -554,6 +574,10 @@ public:
     thread_pool& operator=(const thread_pool&) = delete;
 
     unsigned size() const noexcept { return unsigned(threads_.size()); }
+
+    // The tasks no thread has taken yet.  A task cancelled, or run inline by
+    // a waiter, counts until a thread takes it off the queue.
+    queue_snapshot queue() const;
 
     // f(args...) on a pool thread; the arguments are copied (or moved) now.
     // Throws std::runtime_error after shutdown.
@@ -640,10 +664,11 @@ private:
     void enqueue(detail::state_base* s);
     void worker();
 
-    std::mutex m_;
+    mutable std::mutex m_;
     std::condition_variable cv_;
     detail::state_base* head_ = nullptr;
     detail::state_base* tail_ = nullptr;
+    std::size_t queued_ = 0;  // tasks from head_ to tail_
     unsigned idle_ = 0;
     bool stopping_ = false;
     std::mutex join_m_;
@@ -677,6 +702,10 @@ public:
     fork_pool& operator=(const fork_pool&) = delete;
 
     unsigned size() const noexcept;
+
+    // The tasks (chunks) not yet handed to a worker; those in a worker's
+    // pipe (up to tasks_ahead a worker, counting the one it runs) do not count.
+    queue_snapshot queue() const;
 
     std::string apply(std::string_view item) { return apply_async(item).take(); }
     future<std::string> apply_async(std::string_view item);
