@@ -171,6 +171,18 @@ Test(codec, too_few_or_too_many_bytes_are_a_decode_error) {
     cr_assert_throw(decode<std::vector<std::string>>(lie), decode_error);
     cr_assert_throw(decode<std::string>(lie), decode_error);
     try {
+        decode<std::vector<int>>(encode(std::uint64_t(3)) + "abcd");
+        cr_assert_fail("decoded 3 ints from 4 bytes");
+    } catch (const decode_error& e) {
+        cr_assert_str_eq(e.what(), "conc::codec: 4 bytes left where 3 elements of 4 bytes are needed");
+    }
+    try {
+        decode<std::string>(encode(std::uint64_t(5)) + "abcd");
+        cr_assert_fail("decoded 5 chars from 4 bytes");
+    } catch (const decode_error& e) {
+        cr_assert_str_eq(e.what(), "conc::codec: 4 bytes left where 5 are needed");
+    }
+    try {
         decode<std::uint64_t>(std::string("1234"));
         cr_assert_fail("decoded 8 bytes from 4");
     } catch (const decode_error& e) {

@@ -78,6 +78,13 @@ inline void codec_need(const std::string_view& in, std::size_t n) {
                            std::to_string(n) + " are needed");
 }
 
+// A length that the bytes left cannot hold (n elements of size bytes each).
+inline void codec_need(const std::string_view& in, std::uint64_t n, std::size_t size) {
+    if (n > in.size() / size)
+        throw decode_error("conc::codec: " + std::to_string(in.size()) + " bytes left where " + std::to_string(n) +
+                           (size == 1 ? "" : " elements of " + std::to_string(size) + " bytes") + " are needed");
+}
+
 template <class T>
 struct is_string_view : std::false_type {};
 template <class C, class Tr>
@@ -122,7 +129,7 @@ struct codec<std::basic_string<C, Tr, A>> {
     }
     static string decode(std::string_view& in) {
         auto n = codec<std::uint64_t>::decode(in);
-        if (n > in.size() / sizeof(C)) detail::codec_need(in, SIZE_MAX);
+        detail::codec_need(in, n, sizeof(C));
         string s(std::size_t(n), C{});
         if (n) std::memcpy(s.data(), in.data(), n * sizeof(C));
         in.remove_prefix(n * sizeof(C));
@@ -144,7 +151,7 @@ struct codec<std::vector<T, A>> {
         auto n = codec<std::uint64_t>::decode(in);
         std::vector<T, A> v;
         if constexpr (detail::codec_bulk<T> && std::is_default_constructible_v<T>) {
-            if (n > in.size() / sizeof(T)) detail::codec_need(in, SIZE_MAX);
+            detail::codec_need(in, n, sizeof(T));
             v.resize(std::size_t(n));
             if (n) std::memcpy(static_cast<void*>(v.data()), in.data(), n * sizeof(T));
             in.remove_prefix(n * sizeof(T));
