@@ -333,7 +333,7 @@ struct fork_pool::impl {
     sigset_t child_mask;
     std::vector<worker> workers;
 
-    std::mutex m;  // guards the next four
+    std::mutex m;  // guards the next five
     std::deque<std::unique_ptr<fork_job>> submitted;
     bool closed = false, terminating = false, wake_sent = false;
     bool ending = false;  // the destructor: close if every task is done, else terminate
@@ -541,9 +541,9 @@ struct fork_pool::impl {
     }
 
     // Every task submitted so far is done (I/O thread; the caller holds m, so
-    // submitted cannot grow).  A job leaves a worker's outstanding before its
-    // future is finished, so a caller that saw every future done finds them
-    // empty here.
+    // submitted cannot grow).  Between two steps of the I/O thread, a job
+    // whose future is finished is in no worker's outstanding any more, so a
+    // caller that saw every future done finds them all empty here.
     bool all_done() const {
         for (auto& w : workers)
             if (!w.outstanding.empty()) return false;
