@@ -67,4 +67,6 @@ std::string format_command(const std::vector<std::string>& argv) {
     return out;
 }
 
+std::vector<std::string> shell_argv(std::string script) { return {"/bin/sh", "-c", std::move(script)}; }
+
 }  // namespace cli

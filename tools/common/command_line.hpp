@@ -19,4 +19,7 @@ void append_shell_quoted(std::string& out, std::string_view s);
 // argv shell-quoted and space-joined: "echo 'a b' 'it'\''s'".
 std::string format_command(const std::vector<std::string>& argv);
 
+// The argv that runs script with the POSIX shell: /bin/sh -c script.
+std::vector<std::string> shell_argv(std::string script);
+
 }  // namespace cli

@@ -1,3 +1,4 @@
+#include "command_line.hpp"
 #include "command.hpp"
 
 #include <unistd.h>
@@ -87,7 +88,7 @@ conc::task<conc::exit_status> command_runner::attempt(command_state& c, unsigned
     bool raw = cfg_.output == cli::output_mode::raw;
     bool piped = !dropped && !raw;
     conc::child_spec spec;
-    spec.argv = {"/bin/sh", "-c", cmd.command};
+    spec.argv = cli::shell_argv(cmd.command);
     spec.in = cfg_.gets_stdin == c.index ? conc::child_io::inherited() : conc::child_io::devnull();
     spec.out = dropped ? conc::child_io::devnull() : raw ? conc::child_io::inherited() : conc::child_io::pipe();
     spec.err = spec.out;

@@ -306,11 +306,7 @@ std::vector<std::string> command_template::expand(std::span<const std::string_vi
             }
         }
     }
-    std::vector<std::string> argv;
-    argv.reserve(3);
-    argv.emplace_back("/bin/sh");
-    argv.emplace_back("-c");
-    argv.push_back(std::move(script));
+    std::vector<std::string> argv = cli::shell_argv(std::move(script));
     return argv;
 }
 

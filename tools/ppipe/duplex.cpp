@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "command_line.hpp"
 #include "conc/fd.hpp"
 #include "feed.hpp"
 #include "session.hpp"
@@ -46,11 +47,9 @@ conc::task<void> pump(session& s, conc::child& from, conc::child& to, std::strin
     int in = from.out().get();
     try {
         for (;;) {
-            co_await s.lp.readable(in);
-            long n = conc::read_some(in, buf.get(), chunk);
+            std::size_t n = co_await read_ready(s.lp, in, buf.get(), chunk);
             if (n == 0) break;
-            if (n < 0) continue;
-            std::string_view data(buf.get(), std::size_t(n));
+            std::string_view data(buf.get(), n);
             if (log) co_await log->add(s, data);
             if (!co_await feed_bytes(s.lp, to.in().get(), data)) break;
         }
@@ -64,7 +63,7 @@ conc::task<void> pump(session& s, conc::child& from, conc::child& to, std::strin
 
 conc::child_spec spec_for(const std::string& command) {
     conc::child_spec spec;
-    spec.argv = shell_command(command);
+    spec.argv = cli::shell_argv(command);
     spec.in = spec.out = conc::child_io::pipe();
     return spec;   // stderr passes through
 }

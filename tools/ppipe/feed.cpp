@@ -38,6 +38,14 @@ conc::task<bool> feed_bytes(conc::loop& lp, int fd, std::string_view data) {
     co_return true;
 }
 
+conc::task<std::size_t> read_ready(conc::loop& lp, int fd, char* buf, std::size_t len) {
+    for (;;) {
+        co_await lp.readable(fd);
+        long n = conc::read_some(fd, buf, len);
+        if (n >= 0) co_return std::size_t(n);
+    }
+}
+
 conc::task<bool> feed_range(conc::loop& lp, int fd, int file, off_t offset, std::size_t length) {
     while (length > 0) {
         loff_t from = offset;

@@ -23,6 +23,9 @@ void prepare_pipe(int fd, std::size_t want);
 // Writes all of data (which must outlive the await).
 conc::task<bool> feed_bytes(conc::loop& lp, int fd, std::string_view data);
 
+// Waits until fd has bytes and reads up to len of them; 0 at end of file.
+conc::task<std::size_t> read_ready(conc::loop& lp, int fd, char* buf, std::size_t len);
+
 // Moves [offset, offset + length) of file into fd.
 conc::task<bool> feed_range(conc::loop& lp, int fd, int file, off_t offset, std::size_t length);
 

@@ -85,8 +85,6 @@ conc::task<int> session::finish() {
     co_return tally_.code();
 }
 
-std::vector<std::string> shell_command(std::string text) { return {"/bin/sh", "-c", std::move(text)}; }
-
 int run_session(const config& cfg, cli::output_options o, const char* noun,
                 const std::function<conc::task<void>(session&)>& shape) {
     conc::loop lp;

@@ -77,9 +77,6 @@ private:
     bool stopping_ = false;
 };
 
-// /bin/sh -c TEXT
-std::vector<std::string> shell_command(std::string text);
-
 // Runs shape(session) on a fresh loop and returns ppipe's exit status,
 // saying the failure summary (noun: "blocks", "commands") when it decides it.
 int run_session(const config& cfg, cli::output_options o, const char* noun,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "blocks.hpp"
+#include "command_line.hpp"
 #include "conc/task_group.hpp"
 #include "feed.hpp"
 #include "session.hpp"
@@ -26,7 +27,7 @@ std::vector<std::string> command_for(const config& cfg, std::uint64_t seq) {
         }
         argv.push_back(std::move(arg));
     }
-    return cfg.shell ? shell_command(std::move(argv[0])) : argv;
+    return cfg.shell ? cli::shell_argv(std::move(argv[0])) : argv;
 }
 
 conc::child_spec spec_for(const config& cfg, std::uint64_t seq, unsigned slot) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "command_line.hpp"
 #include "conc/fd.hpp"
 #include "feed.hpp"
 #include "session.hpp"
@@ -30,11 +31,9 @@ conc::task<void> feed_all(session& s, std::vector<reader>& readers, std::uint64_
     for (auto& r : readers) live += r.c.has_value();
     auto buf = std::make_unique_for_overwrite<char[]>(chunk);
     while (live > 0) {
-        co_await s.lp.readable(STDIN_FILENO);
-        long n = conc::read_some(STDIN_FILENO, buf.get(), chunk);
+        std::size_t n = co_await read_ready(s.lp, STDIN_FILENO, buf.get(), chunk);
         if (n == 0) break;
-        if (n < 0) continue;
-        std::string_view data(buf.get(), std::size_t(n));
+        std::string_view data(buf.get(), n);
         for (auto& r : readers) {
             if (!r.c || !r.reading) continue;
             if (!co_await feed_bytes(s.lp, r.c->in().get(), data)) {   // it stopped reading: it is left out
@@ -43,7 +42,7 @@ conc::task<void> feed_all(session& s, std::vector<reader>& readers, std::uint64_
                 --live;
             }
         }
-        moved += std::size_t(n);
+        moved += n;
         s.progress(moved, false);
     }
 }
@@ -52,7 +51,7 @@ conc::task<void> broadcast(session& s) {
     std::vector<reader> readers(s.cfg.commands.size());
     for (std::size_t i = 0; i < readers.size() && !s.stopping(); ++i) {
         conc::child_spec spec;
-        spec.argv = shell_command(s.cfg.commands[i]);
+        spec.argv = cli::shell_argv(s.cfg.commands[i]);
         spec.in = spec.out = spec.err = conc::child_io::pipe();
         reader& r = readers[i];
         if (!s.start(r.c, std::move(spec))) break;
