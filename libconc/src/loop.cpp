@@ -91,6 +91,35 @@ void child_waiter::detach() noexcept {
     waiter::detach();
 }
 
+void callback_timer::fire() { loop_access::queue_callback(*lp, *this); }
+
+void callback_timer::run() noexcept {
+    auto keep = std::move(self);
+    if (was_cancelled) return;
+    ran = true;
+    auto f = std::move(fn);   // what it holds is let go of once it has run
+    try {
+        f();
+    } catch (...) {
+        report_callback_error(std::current_exception());
+    }
+}
+
+void callback_timer::cancel() noexcept {
+    if (was_cancelled || ran) return;
+    was_cancelled = true;
+    fn = nullptr;
+    if (heap_index != SIZE_MAX) {
+        loop_access::remove_timer(*lp, *this);
+        self.reset();   // the caller's handle still holds *this
+    }   // else it is in the ready queue, which lets go of it
+}
+
+void callback_timer::abandon() noexcept {
+    fn = nullptr;
+    self.reset();
+}
+
 void job_base::finish() noexcept {
     loop_access::job_finished(*lp, *this);
     done = true;
@@ -136,7 +165,14 @@ loop::~loop() {
         auto keep = std::move(j->self);
         if (auto f = std::exchange(j->frame, {})) f.destroy();
     }
-    ready_.clear();
+    // Callbacks that never ran: queued ones, and those left on the timer heap.
+    while (!ready_.empty())
+        if (detail::callback_timer* cb = ready_.pop_front().cb) cb->abandon();
+    while (!timers_.empty()) {
+        detail::timer_waiter* t = timers_.back();
+        remove_timer(*t);
+        if (auto* cb = dynamic_cast<detail::callback_timer*>(t)) cb->abandon();
+    }
     for (auto& s : installed_) ::sigaction(s->sig, &s->old, nullptr);
     if (signal_reader_) g_signal_fd.store(-1);   // before its pipe is closed
     internal_readers_.clear();
@@ -184,6 +220,7 @@ void loop::cancel(detail::job_base& j) {
 }
 
 void loop::job_started(detail::job_base& j) noexcept {
+    j.id = ++job_ids_;
     j.live_prev = nullptr;
     j.live_next = live_head_;
     if (live_head_) live_head_->live_prev = &j;
@@ -260,9 +297,57 @@ void loop::run_ready() {
     while (budget-- && !ready_.empty()) {
         ready_item it = ready_.pop_front();
         current_ = it.owner;
-        it.h.resume();
+        if (it.cb) it.cb->run();
+        else it.h.resume();
     }
     current_ = nullptr;
+}
+
+// ---- callbacks: call_soon, call_at, call_later; introspection --------------
+
+callback_handle loop::call_soon(std::function<void()> fn) {
+    auto cb = std::make_shared<detail::callback_timer>();
+    cb->lp = this;
+    cb->deadline = clock::now();
+    cb->fn = std::move(fn);
+    cb->self = cb;
+    ready_.push_back({{}, nullptr, cb.get()});
+    return callback_handle(std::move(cb));
+}
+
+callback_handle loop::call_at(clock::time_point tp, std::function<void()> fn) {
+    auto cb = std::make_shared<detail::callback_timer>();
+    cb->lp = this;
+    cb->deadline = tp;
+    cb->fn = std::move(fn);
+    cb->self = cb;
+    add_timer(*cb);
+    return callback_handle(std::move(cb));
+}
+
+task_ref loop::current_task() const {
+    return current_ ? task_ref(current_->self) : task_ref();
+}
+
+std::vector<task_ref> loop::all_tasks() const {
+    std::vector<task_ref> out;
+    out.reserve(live_count_);
+    for (auto* j = live_head_; j; j = j->live_next) out.emplace_back(j->self);
+    return out;
+}
+
+task_ref current_task() {
+    loop* l = loop::current_or_null();
+    return l ? l->current_task() : task_ref();
+}
+
+std::vector<task_ref> all_tasks() {
+    loop* l = loop::current_or_null();
+    return l ? l->all_tasks() : std::vector<task_ref>();
+}
+
+void task_ref::cancel() {
+    if (st_ && !st_->done) detail::loop_access::cancel(*st_->lp, *st_);
 }
 
 // ---- timers: a binary heap indexed from each timer, so removal is O(log n) ----

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -576,4 +577,147 @@ CORO_TEST(loop, pending_tasks_are_cancelled_when_run_ends) {
     }());
     CHECK(cleaned);
     CHECK_EQ(lp.pending_jobs(), 0u);
+}
+
+// ---- call_soon, call_later, call_at; current_task, all_tasks ------------------
+
+CORO_TEST(loop, callbacks_run_in_order_of_time_then_of_scheduling) {
+    loop lp;
+    std::vector<int> order;
+    auto main = [](loop& l, std::vector<int>& o) -> task<void> {
+        auto t0 = clock::now();
+        l.call_at(t0 + 30ms, [&o] { o.push_back(4); });
+        l.call_later(20ms, [&o] { o.push_back(3); });
+        l.call_soon([&o] { o.push_back(1); });
+        l.call_soon([&o] { o.push_back(2); });
+        l.call_at(t0 + 30ms, [&o] { o.push_back(5); });   // tie: scheduling order
+        co_await l.sleep_for(60ms);
+    };
+    lp.run(main(lp, order));
+    CHECK_EQ(order, (std::vector<int>{1, 2, 3, 4, 5}));
+}
+
+CORO_TEST(loop, a_cancelled_callback_never_runs_and_the_handle_says_so) {
+    loop lp;
+    int runs = 0;
+    auto main = [](loop& l, int& r) -> task<void> {
+        for (int round = 0; round < 500; ++round) {
+            auto a = l.call_soon([&r] { r += 1; });
+            auto b = l.call_later(1ms, [&r] { r += 1000; });
+            auto c = l.call_later(2ms, [&r] { r += 1; });
+            b.cancel();
+            b.cancel();   // twice is harmless
+            CHECK(b.cancelled());
+            CHECK(!a.ran() && !c.ran());
+            co_await l.sleep_for(3ms);
+            CHECK(a.ran() && c.ran() && !b.ran());
+            CHECK(!a.cancelled());
+            a.cancel();   // after it ran: nothing happens
+            CHECK(!a.cancelled());
+        }
+    };
+    lp.run(main(lp, runs));
+    CHECK_EQ(runs, 1000);
+}
+
+CORO_TEST(loop, call_soon_from_a_callback_waits_for_the_next_turn) {
+    loop lp;
+    // A callback that reschedules itself forever must not starve the tasks.
+    struct spinner {
+        loop& l;
+        long n = 0;
+        bool stop = false;
+        void again() {
+            if (stop) return;
+            ++n;
+            l.call_soon([this] { again(); });
+        }
+    } s{lp};
+    auto main = [](loop& l, spinner& sp) -> task<int> {
+        sp.again();
+        int turns = 0;
+        for (; turns < 100; ++turns) co_await l.sleep_for(0ms);
+        sp.stop = true;
+        co_return turns;
+    };
+    CHECK_EQ(lp.run(main(lp, s)), 100);
+    CHECK(s.n >= 100);
+}
+
+CORO_TEST(loop, a_throwing_callback_goes_to_the_handler_and_the_loop_goes_on) {
+    static std::vector<std::string> seen;
+    seen.clear();
+    auto prev = set_callback_error_handler([](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            seen.push_back(x.what());
+        }
+    });
+    loop lp;
+    int after = 0;
+    auto main = [](loop& l, int& a) -> task<void> {
+        l.call_soon([] { throw std::runtime_error("soon"); });
+        l.call_later(1ms, [] { throw std::runtime_error("later"); });
+        l.call_later(2ms, [&a] { a = 1; });
+        co_await l.sleep_for(5ms);
+    };
+    lp.run(main(lp, after));
+    set_callback_error_handler(prev);
+    CHECK_EQ(seen, (std::vector<std::string>{"soon", "later"}));
+    CHECK_EQ(after, 1);
+}
+
+Test(loop, a_pending_callback_dies_with_the_loop_without_running) {
+    auto token = std::make_shared<int>(0);
+    std::weak_ptr<int> w = token;
+    callback_handle h;
+    {
+        loop lp;
+        h = lp.call_later(1h, [t = std::move(token)] { ++*t; });
+        lp.call_soon([t = w.lock()] { ++*t; });
+        cr_assert(!w.expired());
+    }
+    cr_assert(w.expired(), "the loop let go of its callbacks (and what they hold)");
+    cr_assert(!h.ran());
+    h.cancel();   // the loop is gone: still harmless
+}
+
+static task<void> named_worker(co::event* go) { co_await go->wait(); }
+
+CORO_TEST(loop, current_task_and_all_tasks_see_the_live_jobs) {
+    loop lp;
+    auto main = [](loop& l) -> task<void> {
+        task_ref me = current_task();
+        CHECK(me.valid() && !me.done());
+        CHECK_EQ(me.name(), std::string("Task-1"));
+        co::event go;
+        std::vector<job<void>> js;
+        for (int i = 0; i < 5; ++i) js.push_back(l.spawn(named_worker(&go)));
+        task_ref third = js[2];
+        third.set_name("third");
+        CHECK_EQ(task_ref(js[2]).name(), std::string("third"));
+        auto all = all_tasks();
+        CHECK_EQ(all.size(), std::size_t(6));
+        CHECK(std::find(all.begin(), all.end(), me) != all.end());
+        for (auto& j : js) CHECK(std::find(all.begin(), all.end(), task_ref(j)) != all.end());
+        // a callback runs outside any task
+        bool none = false;
+        l.call_soon([&none] { none = !current_task().valid(); });
+        third.cancel();
+        co_await l.yield();
+        co_await l.yield();
+        CHECK(none);
+        CHECK(third.cancelled() && js[2].cancelled());
+        CHECK_EQ(all_tasks().size(), std::size_t(5));
+        go.set();
+        for (auto& j : js) {
+            try { co_await j; } catch (const cancelled_error&) {}
+        }
+        CHECK_EQ(all_tasks().size(), std::size_t(1));
+        CHECK(task_ref(js[0]).done());   // a handle made after the end still answers
+    };
+    lp.run(main(lp));
+    CHECK(!current_task().valid());
+    CHECK(all_tasks().empty());
 }

@@ -105,6 +105,8 @@ struct job_base {
     std::shared_ptr<job_base> self;    // keeps the state alive until the job is done
     job_base* live_prev = nullptr;
     job_base* live_next = nullptr;
+    std::uint64_t id = 0;              // 1, 2, ... in spawn order, per loop
+    std::string name;                  // empty: "Task-<id>"
     virtual ~job_base() = default;
     void finish() noexcept;
 };
@@ -137,6 +139,21 @@ struct timer_waiter : waiter {
     void detach() noexcept override;
 };
 
+// A callback the loop runs at a time (call_later, call_at) or soon
+// (call_soon).  When due it joins the loop's ready queue, in line with the
+// tasks (as asyncio's handles do); the loop holds it through self while it
+// is scheduled or queued.
+struct callback_timer : timer_waiter {
+    std::function<void()> fn;
+    std::shared_ptr<callback_timer> self;
+    bool ran = false;
+    bool was_cancelled = false;
+    void fire() override;     // due: into the ready queue
+    void run() noexcept;      // from the ready queue: fn, unless cancelled
+    void cancel() noexcept;
+    void abandon() noexcept;  // the loop is going away
+};
+
 struct fd_waiter : waiter {
     int fd = -1;
     short events = 0;   // POLLIN or POLLOUT
@@ -159,6 +176,46 @@ template <class T>
 class job;
 
 class signal_set;
+
+// A scheduled callback: asyncio's Handle and TimerHandle.  Copies share it.
+class callback_handle {
+public:
+    callback_handle() = default;
+    explicit callback_handle(std::shared_ptr<detail::callback_timer> s) : st_(std::move(s)) {}
+    // The callback will not run (if it has not run yet).  Loop thread only.
+    void cancel() noexcept { if (st_) st_->cancel(); }
+    bool cancelled() const noexcept { return st_ && st_->was_cancelled; }
+    // The callback has run (it may have thrown: see set_callback_error_handler).
+    bool ran() const noexcept { return st_ && st_->ran; }
+    // When it is due (call_soon: when it was scheduled).
+    clock::time_point when() const noexcept { return st_ ? st_->deadline : clock::time_point{}; }
+
+private:
+    std::shared_ptr<detail::callback_timer> st_;
+};
+
+// A handle on any job, whatever its result type: what asyncio.current_task()
+// and asyncio.all_tasks() return.  Copies share the job.
+class task_ref {
+public:
+    task_ref() = default;
+    explicit task_ref(std::shared_ptr<detail::job_base> s) : st_(std::move(s)) {}
+    template <class T>
+    task_ref(const job<T>& j);   // NOLINT: a job<T> is a task
+
+    bool valid() const noexcept { return bool(st_); }
+    bool done() const noexcept { return st_ && st_->done; }
+    bool cancelled() const noexcept { return st_ && st_->done && st_->was_cancelled; }
+    void cancel();
+    // Task.get_name / set_name: "Task-N" unless named.
+    std::string name() const { return !st_ ? std::string() : st_->name.empty() ? "Task-" + std::to_string(st_->id) : st_->name; }
+    void set_name(std::string n) { if (st_) st_->name = std::move(n); }
+    detail::job_base* base() const noexcept { return st_.get(); }
+    friend bool operator==(const task_ref& a, const task_ref& b) noexcept { return a.st_ == b.st_; }
+
+private:
+    std::shared_ptr<detail::job_base> st_;
+};
 
 class loop {
 public:
@@ -197,6 +254,25 @@ public:
 
     // Thread-safe: fn runs on the loop's thread at its next turn.
     void post(std::function<void()> fn);
+
+    // asyncio's call_soon, call_later and call_at: fn runs on the loop's
+    // thread at the next turn, after d, or at tp (callbacks due at the same
+    // time run in the order they were scheduled).  Loop thread only (from
+    // another thread, use post).  An exception out of fn goes to the
+    // callback error handler (set_callback_error_handler in conc/error.hpp).
+    // A callback still pending when the loop is destroyed never runs.
+    callback_handle call_soon(std::function<void()> fn);
+    callback_handle call_at(clock::time_point tp, std::function<void()> fn);
+    template <class Rep, class Period>
+    callback_handle call_later(std::chrono::duration<Rep, Period> d, std::function<void()> fn) {
+        return call_at(clock::now() + std::chrono::duration_cast<clock::duration>(d), std::move(fn));
+    }
+
+    // asyncio.current_task: the job running now; an invalid task_ref when
+    // called from a callback or outside any job.
+    task_ref current_task() const;
+    // asyncio.all_tasks: every spawned job not yet done, the current one included.
+    std::vector<task_ref> all_tasks() const;
 
     // While a hold is alive the loop does not treat "nothing left to wait
     // for" as a deadlock: something outside (a thread, via post) will wake it.
@@ -276,6 +352,7 @@ private:
     struct ready_item {
         std::coroutine_handle<> h;
         detail::job_base* owner;
+        detail::callback_timer* cb = nullptr;   // instead of h: a callback to run
     };
     // FIFO of runnable coroutines on a power-of-two ring: no allocation once
     // it has grown to the loop's working size (a deque allocates a block
@@ -349,6 +426,7 @@ private:
     detail::job_base* current_ = nullptr;
     detail::job_base* live_head_ = nullptr;
     std::size_t live_count_ = 0;
+    std::uint64_t job_ids_ = 0;
     int holds_ = 0;
 
     std::mutex post_mu_;
@@ -371,6 +449,7 @@ namespace detail {
 struct loop_access {
     static bool begin_wait(loop& l, waiter& w, std::coroutine_handle<> h) { return l.begin_wait(w, h); }
     static void wake(loop& l, waiter& w) { l.wake(w); }
+    static void queue_callback(loop& l, callback_timer& c) { l.ready_.push_back({{}, nullptr, &c}); }
     static void cancel(loop& l, job_base& j) { l.cancel(j); }
     static void add_timer(loop& l, timer_waiter& t) { l.add_timer(t); }
     static void remove_timer(loop& l, timer_waiter& t) noexcept { l.remove_timer(t); }
@@ -435,8 +514,19 @@ public:
     }
 
 private:
+    friend class task_ref;
     std::shared_ptr<detail::job_state<T>> st_;
 };
+
+template <class T>
+task_ref::task_ref(const job<T>& j) {
+    st_ = j.st_;
+}
+
+// asyncio.current_task() and asyncio.all_tasks() for the loop running on this
+// thread: an invalid task_ref and an empty vector when none runs.
+task_ref current_task();
+std::vector<task_ref> all_tasks();
 
 namespace detail {
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "conc/detail/pool_wire.hpp"
+#include "conc/error.hpp"
 
 namespace conc {
 
@@ -57,20 +58,9 @@ class future;
 template <class R>
 class promise;
 
-// What becomes of an exception thrown by a done-callback (add_done_callback):
-// like Python's concurrent.futures, which logs it and carries on, it goes to
-// this handler on the thread that ran the callback; the future's result is
-// unaffected and the other callbacks still run.  The default handler writes
-// one line on stderr, "libconc: exception in done callback: WHAT" (WHAT is
-// what(), or "unknown exception").  Returns the previous handler; nullptr
-// restores the default.  An exception out of the handler itself is dropped.
-using callback_error_handler = void (*)(std::exception_ptr);
-callback_error_handler set_callback_error_handler(callback_error_handler h) noexcept;
 
 namespace detail {
 
-// Hands the exception of a done-callback to the callback error handler.
-void report_callback_error(std::exception_ptr e) noexcept;
 
 // Number of online CPUs, at least 1.
 unsigned online_cpus() noexcept;
