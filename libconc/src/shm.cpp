@@ -43,6 +43,32 @@ void* place(void* base, std::size_t size, std::size_t offset, std::size_t objsiz
     return reinterpret_cast<void*>(addr);
 }
 
+void index_out_of_range(const char* who, std::size_t i, std::size_t n) {
+    throw std::out_of_range(std::string(who) + ": index " + std::to_string(i) + " out of range (size " +
+                            std::to_string(n) + ")");
+}
+
+std::size_t cell_bytes(std::size_t first, std::size_t n, std::size_t each, const char* who) {
+    if (each != 0 && n > (SIZE_MAX - first) / each)
+        throw std::length_error(std::string(who) + ": " + std::to_string(n) + " elements do not fit in memory");
+    return first + n * each;
+}
+
+cell_header& find_cell(void* base, std::size_t size, std::size_t offset, std::uint64_t magic,
+                       std::size_t elem_size, std::size_t (*bytes_for)(std::size_t), std::size_t align,
+                       const char* who) {
+    auto* h = static_cast<cell_header*>(place(base, size, offset, sizeof(cell_header), align));
+    if (h->magic != magic)
+        throw std::invalid_argument(std::string(who) + ": no such object at offset " + std::to_string(offset) +
+                                    " (not constructed there, or another kind)");
+    if (h->elem_size != elem_size)
+        throw std::invalid_argument(std::string(who) + ": at offset " + std::to_string(offset) +
+                                    " elements are " + std::to_string(h->elem_size) + " bytes, not " +
+                                    std::to_string(elem_size));
+    place(base, size, offset, bytes_for(std::size_t(h->count)), align);  // the whole cell fits
+    return *h;
+}
+
 }  // namespace detail
 
 namespace {

@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -96,6 +98,118 @@ Test(shm, shared_array_children_fill_their_slots) {
     for (int i = 0; i < 10; ++i) cr_assert_eq(a->get(i), 1000);
     a->set(3, 7);
     cr_assert_eq((*a)[3], 7);
+}
+
+// ---------------------------------------------------------------------------
+// shared_array<T>: the size chosen at run time
+
+namespace {
+std::size_t mapping_count() {
+    std::size_t n = 0;
+    if (FILE* f = std::fopen("/proc/self/maps", "r")) {
+        for (int c; (c = std::fgetc(f)) != EOF;)
+            if (c == '\n') ++n;
+        std::fclose(f);
+    }
+    return n;
+}
+}  // namespace
+
+Test(shm, shared_array_sized_at_run_time_counts_exactly_across_processes) {
+    for (std::size_t n : {std::size_t(1), std::size_t(7), std::size_t(1000), std::size_t(100000)}) {
+        auto a = shared_array<long>::create(n, 5);
+        cr_assert_eq(a.size(), n);
+        cr_assert_eq(a.end() - a.begin(), long(n));
+        for (std::size_t i = 0; i < n; ++i) cr_assert_eq(a[i], 5);
+        constexpr int procs = 4, rounds = 20;
+        std::vector<pid_t> kids;
+        for (int p = 0; p < procs; ++p)
+            kids.push_back(spawn_child([&] {
+                for (int r = 0; r < rounds; ++r) {
+                    // A read-modify-write of every element under the one lock
+                    std::lock_guard g(a.get_lock());
+                    for (long& x : a) ++x;
+                    a.set(0, a.get(0) + 1);  // get/set under the held (recursive) lock
+                }
+                return 0;
+            }));
+        for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+        std::vector<long> snap = a.snapshot();
+        cr_assert_eq(snap.size(), n);
+        cr_assert_eq(snap[0], 5 + 2 * procs * rounds);
+        for (std::size_t i = 1; i < n; ++i) cr_assert_eq(snap[i], 5 + procs * rounds, "element %zu", i);
+        long sum = a.with_lock([](std::span<long> s) {
+            long t = 0;
+            for (long x : s) t += x;
+            return t;
+        });
+        cr_assert_eq(sum, long(n) * (5 + procs * rounds) + procs * rounds);
+    }
+}
+
+Test(shm, shared_array_sized_at_run_time_checks_indexes_and_fills) {
+    auto a = shared_array<double>::create(3);
+    cr_assert_eq(a.get(2), 0.0);
+    a.set(1, 2.5);
+    cr_assert_eq(a[1], 2.5);
+    try {
+        a.get(3);
+        cr_assert_fail("get past the end");
+    } catch (const std::out_of_range& e) {
+        cr_assert_str_eq(e.what(), "conc::shared_array: index 3 out of range (size 3)");
+    }
+    cr_assert_throw(a.set(7, 1.0), std::out_of_range);
+    a.fill(-1.0);
+    for (double x : a.snapshot()) cr_assert_eq(x, -1.0);
+    auto fixed = shared_array<int, 4>::create();
+    cr_assert_throw(fixed->get(4), std::out_of_range);
+
+    // Moves hand the mapping over; destroying handles unmaps every view.
+    shared_array<double> b = std::move(a);
+    cr_assert(!a);
+    cr_assert_eq(b.size(), 3u);
+    cr_assert_eq(a.size(), 0u);
+    std::size_t before = mapping_count();
+    for (int i = 0; i < 200; ++i) {
+        auto t = shared_array<char>::create(std::size_t(i) * 4096 + 1);
+        t.set(0, 'x');
+    }
+    cr_assert_eq(mapping_count(), before, "mappings leaked");
+    auto empty = shared_array<int>::create(0);
+    cr_assert_eq(empty.size(), 0u);
+    cr_assert(empty.snapshot().empty());
+}
+
+Test(shm, shared_array_sized_at_run_time_in_a_named_segment) {
+    const std::string name = uniq("rtarray");
+    const std::size_t n = 5000;
+    const std::size_t at = 64;
+    {
+        posix_shm seg(name, open_mode::create_exclusive, at + shared_array<int>::bytes_needed(n));
+        auto a = shared_array<int>::construct_in(seg, at, n, 1);
+        std::vector<pid_t> kids;
+        for (int p = 0; p < 3; ++p)
+            kids.push_back(spawn_child([&] {
+                posix_shm mine(name, open_mode::open_existing);
+                auto b = shared_array<int>::attach_to(mine, at);  // finds n by itself
+                if (b.size() != n) return 1;
+                for (std::size_t i = 0; i < n; ++i) {
+                    std::lock_guard g(b.get_lock());
+                    b[i] += int(i);
+                }
+                return 0;
+            }));
+        for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+        for (std::size_t i = 0; i < n; ++i) cr_assert_eq(a.get(i), 1 + 3 * int(i));
+
+        // Not an array there, another element type, or a segment too small.
+        cr_assert_throw(shared_array<int>::attach_to(seg, 0), std::invalid_argument);
+        cr_assert_throw(shared_array<long>::attach_to(seg, at), std::invalid_argument);
+        cr_assert_throw(shared_array<int>::construct_in(seg, at, n + 1), std::out_of_range);
+        cr_assert_throw(shared_array<int>::bytes_needed(SIZE_MAX / 2), std::length_error);
+        seg.unlink();
+    }
+    assert_no_leftovers();
 }
 
 Test(shm, posix_shm_create_exclusive_fails_with_eexist_when_it_exists) {

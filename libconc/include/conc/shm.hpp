@@ -1,7 +1,8 @@
 // conc/shm.hpp: shared memory.  POSIX segments (shm_open), System V segments
 // (shmget), regular files mapped MAP_SHARED, and the typed cells that live in
-// them: shared_value<T> and shared_array<T, N> (Python's multiprocessing
-// Value and Array), each guarded by its own process-shared lock.
+// them: shared_value<T>, shared_array<T, N> and shared_array<T> (sized at
+// run time) (Python's multiprocessing Value and Array), each guarded by its
+// own process-shared lock.
 //
 // Every handle here is RAII (unmaps / detaches when destroyed) and move-only.
 // Names and contents outlive handles: a POSIX segment stays in /dev/shm until
@@ -10,14 +11,18 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "conc/error.hpp"
 #include "conc/fd.hpp"
@@ -53,6 +58,9 @@ private:
     void* addr_ = nullptr;
     std::size_t len_ = 0;
 };
+
+// Throws std::out_of_range: "who: index i out of range (size n)".
+[[noreturn]] void index_out_of_range(const char* who, std::size_t i, std::size_t n);
 
 // mmap(MAP_SHARED) of fd (or MAP_ANONYMOUS when fd is -1), read-write.
 mapping map_shared(int fd, std::size_t len, const std::string& what);
@@ -276,7 +284,7 @@ private:
 // shared_array<T, N>: N values of T and one lock (multiprocessing.Array).
 // get(i)/set(i, v) take the lock; operator[], data(), begin()/end() do not:
 // use them while holding get_lock().
-template <class T, std::size_t N>
+template <class T, std::size_t N = std::dynamic_extent>
 class shared_array {
     static_assert(std::is_trivially_copyable_v<T>, "shared_array<T, N> needs a trivially copyable T");
 
@@ -290,10 +298,12 @@ public:
 
     T get(std::size_t i) const {
         std::lock_guard g(lock_);
+        if (i >= N) detail::index_out_of_range("conc::shared_array", i, N);
         return items_[i];
     }
     void set(std::size_t i, const T& v) {
         std::lock_guard g(lock_);
+        if (i >= N) detail::index_out_of_range("conc::shared_array", i, N);
         items_[i] = v;
     }
     T& operator[](std::size_t i) noexcept { return items_[i]; }
@@ -329,6 +339,139 @@ public:
 private:
     mutable recursive_mutex lock_;
     T items_[N];
+};
+
+namespace detail {
+// The head of a cell whose size is chosen at run time (shared_array<T>,
+// shared_map<V>): its lock, what it is, and how many elements follow.
+// attach_to checks magic and element size before trusting the count.
+struct cell_header {
+    recursive_mutex lock;
+    std::uint64_t magic = 0;
+    std::uint64_t elem_size = 0;
+    std::uint64_t count = 0;
+};
+constexpr std::uint64_t array_magic = 0x636f6e6361727279ULL;  // "concarry"
+constexpr std::uint64_t map_magic = 0x636f6e636d617031ULL;    // "concmap1"
+
+constexpr std::size_t round_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
+
+// first + n * each, or std::length_error naming who.
+std::size_t cell_bytes(std::size_t first, std::size_t n, std::size_t each, const char* who);
+// The header at offset in seg, checked: std::invalid_argument if it is not
+// a cell of this kind (magic) and element size; std::out_of_range if the
+// cell it describes does not fit.
+cell_header& find_cell(void* base, std::size_t size, std::size_t offset, std::uint64_t magic,
+                       std::size_t elem_size, std::size_t (*bytes_for)(std::size_t), std::size_t align,
+                       const char* who);
+}  // namespace detail
+
+// shared_array<T> (no N): a size chosen at run time, otherwise as above
+// (multiprocessing.Array(typecode, n)).  The object is a handle: create()
+// maps a fresh anonymous shared region, inherited over fork(), that the
+// handle unmaps (each process its own view); construct_in()/attach_to() view
+// an array in a segment, which owns the memory.  Move-only.
+//
+// get(i)/set(i, v) take the lock and throw std::out_of_range past the end
+// (Python's IndexError); operator[], data(), begin()/end() do not lock or
+// check: use them while holding get_lock(), or use with_lock(f), which calls
+// f(std::span<T>) under the lock.  snapshot() copies the whole array under
+// the lock (Python's arr[:]).
+template <class T>
+class shared_array<T, std::dynamic_extent> {
+    static_assert(std::is_trivially_copyable_v<T>, "shared_array<T> needs a trivially copyable T");
+    static constexpr std::size_t items_at = detail::round_up(sizeof(detail::cell_header), alignof(T));
+
+public:
+    // Alignment and size of the cell, for placing it in a segment.
+    static constexpr std::size_t alignment =
+        alignof(T) > alignof(detail::cell_header) ? alignof(T) : alignof(detail::cell_header);
+    static std::size_t bytes_needed(std::size_t n) {
+        return detail::cell_bytes(items_at, n, sizeof(T), "conc::shared_array");
+    }
+
+    // n elements, each fill, in a fresh anonymous shared mapping.
+    static shared_array create(std::size_t n, const T& fill = T{}) {
+        detail::mapping m = detail::map_shared(-1, bytes_needed(n), "mmap anonymous shared (shared_array)");
+        void* p = m.data();
+        return shared_array(init(p, n, fill), std::move(m));
+    }
+    // In a segment at offset: the creator constructs once, the others attach.
+    template <segment S>
+    static shared_array construct_in(const S& seg, std::size_t offset, std::size_t n, const T& fill = T{}) {
+        void* p = detail::place(seg.data(), seg.size(), offset, bytes_needed(n), alignment);
+        return shared_array(init(p, n, fill), {});
+    }
+    template <segment S>
+    static shared_array attach_to(const S& seg, std::size_t offset) {
+        auto& h = detail::find_cell(seg.data(), seg.size(), offset, detail::array_magic, sizeof(T),
+                                    &shared_array::bytes_needed, alignment, "conc::shared_array");
+        return shared_array(&h, {});
+    }
+
+    shared_array() noexcept = default;
+    shared_array(shared_array&& o) noexcept
+        : map_(std::move(o.map_)), h_(std::exchange(o.h_, nullptr)), items_(std::exchange(o.items_, nullptr)) {}
+    shared_array& operator=(shared_array&& o) noexcept {
+        if (this != &o) {
+            map_ = std::move(o.map_);
+            h_ = std::exchange(o.h_, nullptr);
+            items_ = std::exchange(o.items_, nullptr);
+        }
+        return *this;
+    }
+    explicit operator bool() const noexcept { return h_ != nullptr; }
+
+    T get(std::size_t i) const {
+        std::lock_guard g(h_->lock);
+        check(i);
+        return items_[i];
+    }
+    void set(std::size_t i, const T& v) {
+        std::lock_guard g(h_->lock);
+        check(i);
+        items_[i] = v;
+    }
+    std::vector<T> snapshot() const {
+        std::lock_guard g(h_->lock);
+        return std::vector<T>(items_, items_ + size());
+    }
+    void fill(const T& v) {
+        std::lock_guard g(h_->lock);
+        std::fill(items_, items_ + size(), v);
+    }
+    T& operator[](std::size_t i) const noexcept { return items_[i]; }
+    std::size_t size() const noexcept { return h_ ? std::size_t(h_->count) : 0; }
+    T* data() const noexcept { return items_; }
+    T* begin() const noexcept { return items_; }
+    T* end() const noexcept { return items_ + size(); }
+    recursive_mutex& get_lock() const noexcept { return h_->lock; }
+
+    template <class F>
+    decltype(auto) with_lock(F&& f) const {
+        std::lock_guard g(h_->lock);
+        return std::forward<F>(f)(std::span<T>(items_, size()));
+    }
+
+private:
+    shared_array(detail::cell_header* h, detail::mapping m) noexcept
+        : map_(std::move(m)), h_(h), items_(reinterpret_cast<T*>(reinterpret_cast<char*>(h) + items_at)) {}
+    static detail::cell_header* init(void* p, std::size_t n, const T& fill) {
+        auto* h = ::new (p) detail::cell_header();
+        T* items = reinterpret_cast<T*>(static_cast<char*>(p) + items_at);
+        for (std::size_t i = 0; i < n; ++i) ::new (items + i) T(fill);
+        h->elem_size = sizeof(T);
+        h->count = n;
+        h->magic = detail::array_magic;
+        return h;
+    }
+    void check(std::size_t i) const {
+        if (i >= size()) detail::index_out_of_range("conc::shared_array", i, size());
+    }
+
+    detail::mapping map_;  // the memory, when made by create()
+    detail::cell_header* h_ = nullptr;
+    T* items_ = nullptr;
 };
 
 }  // namespace conc
