@@ -1,17 +1,20 @@
 // Unit tests for conc/shm.hpp: segments, mapped files, shared_value/array.
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -207,6 +210,192 @@ Test(shm, shared_array_sized_at_run_time_in_a_named_segment) {
         cr_assert_throw(shared_array<long>::attach_to(seg, at), std::invalid_argument);
         cr_assert_throw(shared_array<int>::construct_in(seg, at, n + 1), std::out_of_range);
         cr_assert_throw(shared_array<int>::bytes_needed(SIZE_MAX / 2), std::length_error);
+        seg.unlink();
+    }
+    assert_no_leftovers();
+}
+
+// ---------------------------------------------------------------------------
+// shared_map
+
+Test(shm, shared_map_get_set_erase_and_snapshots) {
+    auto m = shared_map<long>::create(4);
+    cr_assert_eq(m.capacity(), 4u);
+    cr_assert(m.empty());
+    cr_assert(!m.get("a"));
+    cr_assert_eq(m.get("a", -1), -1);
+    m.set("a", 1);
+    m.set("b", 2);
+    m.set("a", 10);  // replaced
+    cr_assert_eq(m.size(), 2u);
+    cr_assert_eq(*m.get("a"), 10);
+    cr_assert(m.contains("b"));
+    cr_assert(!m.insert("b", 99));
+    cr_assert_eq(*m.get("b"), 2);
+    cr_assert(m.insert("", 7));  // the empty key is a key
+    cr_assert_eq(m.update("c", [](long& v) { return v += 5; }), 5);
+    cr_assert_eq(m.update("c", [](long& v) { return v += 5; }), 10);
+    cr_assert_eq(m.size(), 4u);
+    using kv = std::pair<std::string, long>;
+    auto items = m.items();
+    std::sort(items.begin(), items.end());
+    cr_assert_eq(items.size(), 4u);
+    cr_assert(items[0] == kv("", 7));
+    cr_assert(items[1] == kv("a", 10));
+    cr_assert(items[3] == kv("c", 10));
+    auto keys = m.keys();
+    cr_assert_eq(keys.size(), 4u);
+
+    // Full: a new key is refused, nothing changes; an existing one is still set.
+    try {
+        m.set("d", 4);
+        cr_assert_fail("set into a full map");
+    } catch (const shared_map_full& e) {
+        cr_assert_str_eq(e.what(), "conc::shared_map: full (capacity 4), key 'd' not added");
+    }
+    cr_assert_throw(m.update("d", [](long&) {}), std::length_error);
+    cr_assert_eq(m.size(), 4u);
+    cr_assert(!m.contains("d"));
+    m.set("a", 11);
+    cr_assert(m.erase("a"));
+    cr_assert(!m.erase("a"));
+    m.set("d", 4);
+    cr_assert_eq(m.size(), 4u);
+
+    // Keys up to max_key_length bytes.
+    std::string longest(shared_map<long>::max_key_length, 'k');
+    m.clear();
+    cr_assert_eq(m.size(), 0u);
+    m.set(longest, 1);
+    cr_assert_eq(*m.get(longest), 1);
+    try {
+        m.set(longest + "k", 2);
+        cr_assert_fail("a key longer than the maximum was accepted");
+    } catch (const std::invalid_argument& e) {
+        cr_assert_str_eq(e.what(), "conc::shared_map: key of 64 bytes is longer than the 63 allowed");
+    }
+    cr_assert(!m.contains(longest + "k"));
+    cr_assert(!m.erase(longest + "k"));
+    cr_assert_eq(m.size(), 1u);
+
+    // Many rounds of filling and emptying: no node is lost.
+    for (int round = 0; round < 200; ++round) {
+        m.clear();
+        for (int i = 0; i < 4; ++i) m.set("r" + std::to_string(round * 4 + i), i);
+        cr_assert_throw(m.set("one more", 0), shared_map_full);
+        for (int i = 0; i < 4; i += 2) cr_assert(m.erase("r" + std::to_string(round * 4 + i)));
+        cr_assert_eq(m.size(), 2u);
+    }
+}
+
+struct point {
+    double x, y;
+};
+
+Test(shm, shared_map_many_processes_count_under_distinct_and_shared_keys) {
+    constexpr int procs = 4, rounds = 2000, shared_keys = 3;
+    auto m = shared_map<long>::create(64);
+    auto pts = shared_map<point, 15>::create(8);
+    std::vector<pid_t> kids;
+    for (int p = 0; p < procs; ++p)
+        kids.push_back(spawn_child([&, p] {
+            const std::string own = "proc" + std::to_string(p);
+            const std::string tmp = "tmp" + std::to_string(p);
+            for (int r = 0; r < rounds; ++r) {
+                m.update(own, [](long& v) { ++v; });
+                m.update("shared" + std::to_string(r % shared_keys), [](long& v) { ++v; });
+                {
+                    // Python's "with lock: d[k] = d.get(k, 0) + 1", through the map's own lock
+                    std::lock_guard g(m.get_lock());
+                    m.set("total", m.get("total", 0) + 1);
+                }
+                m.set(tmp, r);  // churn: in and out again
+                if (*m.get(tmp) != r || !m.erase(tmp)) return 1;
+                pts.update(own, [r](point& q) { q.x += 1, q.y += r; });
+            }
+            return 0;
+        }));
+    for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+    long shared_total = 0;
+    for (int j = 0; j < shared_keys; ++j) shared_total += m.get("shared" + std::to_string(j), 0);
+    cr_assert_eq(shared_total, long(procs) * rounds);
+    for (int p = 0; p < procs; ++p) {
+        cr_assert_eq(m.get("proc" + std::to_string(p), 0), rounds);
+        point q = *pts.get("proc" + std::to_string(p));
+        cr_assert_eq(q.x, double(rounds));
+        cr_assert_eq(q.y, double(rounds) * (rounds - 1) / 2);
+    }
+    cr_assert_eq(*m.get("total"), long(procs) * rounds);
+    cr_assert_eq(m.size(), std::size_t(procs + shared_keys + 1));
+    cr_assert_eq(m.items().size(), m.size());
+}
+
+// Processes killed at random in the middle of map calls: the map stays whole
+// (unique keys, count equal to the entries, values as written, no lost room).
+Test(shm, shared_map_survives_processes_killed_in_the_middle_of_calls) {
+    constexpr std::size_t cap = 32;
+    auto m = shared_map<long>::create(cap);
+    std::mt19937 rng{static_cast<unsigned>(getpid())};
+    auto churn = [&] {
+        std::mt19937 r{static_cast<unsigned>(getpid())};
+        for (;;) {
+            std::string k = "key" + std::to_string(r() % 48);  // more keys than room
+            try {
+                if (r() % 3 == 0) m.erase(k);
+                else m.set(k, long(k.size()) * 1000 + long(k.back()));
+            } catch (const shared_map_full&) {
+            }
+        }
+        return 0;
+    };
+    pid_t kids[2] = {spawn_child(churn), spawn_child(churn)};
+    for (int round = 0; round < 100; ++round) {
+        int i = int(rng() % 2);
+        usleep(useconds_t(rng() % 300));
+        cr_assert_eq(kill(kids[i], SIGKILL), 0);
+        cr_assert_eq(wait_exit(kids[i]), 128 + SIGKILL);
+        kids[i] = spawn_child(churn);
+    }
+    for (pid_t k : kids) {
+        kill(k, SIGKILL);
+        wait_exit(k);
+    }
+    auto items = m.items();
+    cr_assert_eq(items.size(), m.size());
+    cr_assert_leq(items.size(), cap);
+    std::sort(items.begin(), items.end());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) cr_assert_neq(items[i].first, items[i - 1].first, "a key twice");
+        const std::string& k = items[i].first;
+        cr_assert_eq(items[i].second, long(k.size()) * 1000 + long(k.back()), "value of %s", k.c_str());
+    }
+    // Every node can still be used.
+    m.clear();
+    for (std::size_t i = 0; i < cap; ++i) m.set("n" + std::to_string(i), long(i));
+    cr_assert_throw(m.set("over", 0), shared_map_full);
+    cr_assert_eq(m.size(), cap);
+}
+
+Test(shm, shared_map_in_a_named_segment_is_shared_by_attachers) {
+    const std::string name = uniq("map");
+    {
+        posix_shm seg(name, open_mode::create_exclusive, shared_map<int>::bytes_needed(100));
+        auto m = shared_map<int>::construct_in(seg, 0, 100);
+        std::vector<pid_t> kids;
+        for (int p = 0; p < 3; ++p)
+            kids.push_back(spawn_child([&, p] {
+                posix_shm mine(name, open_mode::open_existing);
+                auto mm = shared_map<int>::attach_to(mine, 0);
+                if (mm.capacity() != 100) return 1;
+                for (int i = 0; i < 30; ++i) mm.set("p" + std::to_string(p) + "." + std::to_string(i), i);
+                return 0;
+            }));
+        for (pid_t k : kids) cr_assert_eq(wait_exit(k), 0);
+        cr_assert_eq(m.size(), 90u);
+        cr_assert_eq(*m.get("p2.29"), 29);
+        cr_assert_throw((shared_map<int, 15>::attach_to(seg, 0)), std::invalid_argument);
+        cr_assert_throw(shared_map<long>::attach_to(seg, 0), std::invalid_argument);
+        cr_assert_throw(shared_array<int>::attach_to(seg, 0), std::invalid_argument);
         seg.unlink();
     }
     assert_no_leftovers();

@@ -1,8 +1,9 @@
 // conc/shm.hpp: shared memory.  POSIX segments (shm_open), System V segments
 // (shmget), regular files mapped MAP_SHARED, and the typed cells that live in
 // them: shared_value<T>, shared_array<T, N> and shared_array<T> (sized at
-// run time) (Python's multiprocessing Value and Array), each guarded by its
-// own process-shared lock.
+// run time) (Python's multiprocessing Value and Array), and shared_map<V>
+// (a fixed-capacity string-keyed map, the usual Manager().dict()), each
+// guarded by its own process-shared lock.
 //
 // Every handle here is RAII (unmaps / detaches when destroyed) and move-only.
 // Names and contents outlive handles: a POSIX segment stays in /dev/shm until
@@ -15,11 +16,15 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -472,6 +477,192 @@ private:
     detail::mapping map_;  // the memory, when made by create()
     detail::cell_header* h_ = nullptr;
     T* items_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+// shared_map<V, KeyMax>: a fixed-capacity hash map in shared memory from short
+// string keys (at most KeyMax bytes, 63 by default; any bytes) to trivially
+// copyable values, safe across processes: the common use of Python's
+// Manager().dict(), without a manager process.
+//
+// Like shared_array<T> it is a move-only handle: create(capacity) maps a
+// fresh anonymous shared region, inherited over fork(); construct_in/attach_to
+// place it in a segment of bytes_needed(capacity) bytes.  The capacity (how
+// many keys it holds) is fixed at creation: set() of a new key into a full map
+// throws shared_map_full, a key longer than KeyMax throws
+// std::invalid_argument; neither changes the map.
+//
+// Every call takes the map's robust recursive lock for its own duration, so
+// each is atomic; a read-modify-write of one value is update(key, f), which
+// calls f(V&) under the lock (inserting V{} first if the key is missing), or
+// hold get_lock() across several calls.  items() and keys() are snapshots.
+//
+// A process killed inside a call leaves the map whole: every change links or
+// unlinks a key with one store, and the next call, by anyone, rebuilds the
+// free list and the count if the dead call left them unfinished.  A value
+// being overwritten by a process killed mid-copy may be left half-written if
+// V is wider than one machine word.
+class shared_map_full : public std::length_error {
+public:
+    using std::length_error::length_error;
+};
+
+namespace detail {
+// The untyped engine (shm.cpp); every call but map_bytes/map_init is made
+// with the cell's lock held.
+struct map_view {
+    cell_header* h = nullptr;
+};
+std::size_t map_bytes(std::size_t capacity, std::size_t value_size, std::size_t value_align, std::size_t key_max);
+void map_init(void* cell, std::size_t capacity, std::size_t value_size, std::size_t value_align,
+              std::size_t key_max);
+void map_check_key_max(map_view m, std::size_t key_max, std::size_t offset);
+// The value of key, or nullptr.
+void* map_find(map_view m, std::string_view key);
+// The value of key, inserting it with the value_size bytes at init if missing
+// (throws shared_map_full, or std::invalid_argument for a long key).
+void* map_slot(map_view m, std::string_view key, const void* init, bool* inserted);
+bool map_erase(map_view m, std::string_view key);
+void map_clear(map_view m);
+std::size_t map_size(map_view m);
+void map_for_each(map_view m, void (*fn)(void* ctx, std::string_view key, const void* value), void* ctx);
+}  // namespace detail
+
+template <class V, std::size_t KeyMax = 63>
+class shared_map {
+    static_assert(std::is_trivially_copyable_v<V>, "shared_map<V> needs a trivially copyable V");
+    static_assert(KeyMax > 0 && KeyMax < 65536, "shared_map: KeyMax must be 1..65535");
+
+public:
+    static constexpr std::size_t max_key_length = KeyMax;
+    static constexpr std::size_t alignment = alignof(V) > 8 ? alignof(V) : 8;
+    static std::size_t bytes_needed(std::size_t capacity) {
+        return detail::map_bytes(capacity, sizeof(V), alignof(V), KeyMax);
+    }
+
+    // Room for capacity keys, in a fresh anonymous shared mapping.
+    static shared_map create(std::size_t capacity) {
+        detail::mapping m = detail::map_shared(-1, bytes_needed(capacity), "mmap anonymous shared (shared_map)");
+        detail::map_init(m.data(), capacity, sizeof(V), alignof(V), KeyMax);
+        auto* h = static_cast<detail::cell_header*>(m.data());
+        return shared_map(h, std::move(m));
+    }
+    // In a segment at offset: the creator constructs once, the others attach.
+    template <segment S>
+    static shared_map construct_in(const S& seg, std::size_t offset, std::size_t capacity) {
+        void* p = detail::place(seg.data(), seg.size(), offset, bytes_needed(capacity), alignment);
+        detail::map_init(p, capacity, sizeof(V), alignof(V), KeyMax);
+        return shared_map(static_cast<detail::cell_header*>(p), {});
+    }
+    template <segment S>
+    static shared_map attach_to(const S& seg, std::size_t offset) {
+        auto& h = detail::find_cell(seg.data(), seg.size(), offset, detail::map_magic, sizeof(V),
+                                    &shared_map::bytes_needed, alignment, "conc::shared_map");
+        detail::map_check_key_max({&h}, KeyMax, offset);
+        return shared_map(&h, {});
+    }
+
+    shared_map() noexcept = default;
+    shared_map(shared_map&& o) noexcept : map_(std::move(o.map_)), h_(std::exchange(o.h_, nullptr)) {}
+    shared_map& operator=(shared_map&& o) noexcept {
+        if (this != &o) {
+            map_ = std::move(o.map_);
+            h_ = std::exchange(o.h_, nullptr);
+        }
+        return *this;
+    }
+    explicit operator bool() const noexcept { return h_ != nullptr; }
+
+    std::optional<V> get(std::string_view key) const {
+        std::lock_guard g(h_->lock);
+        if (const void* p = detail::map_find(view(), key)) return load(p);
+        return std::nullopt;
+    }
+    V get(std::string_view key, const V& dflt) const {
+        std::lock_guard g(h_->lock);
+        const void* p = detail::map_find(view(), key);
+        return p ? load(p) : dflt;
+    }
+    bool contains(std::string_view key) const {
+        std::lock_guard g(h_->lock);
+        return detail::map_find(view(), key) != nullptr;
+    }
+    // Inserts or replaces (d[key] = v).
+    void set(std::string_view key, const V& v) {
+        std::lock_guard g(h_->lock);
+        bool inserted = false;
+        void* p = detail::map_slot(view(), key, &v, &inserted);
+        if (!inserted) std::memcpy(p, &v, sizeof(V));
+    }
+    // Inserts only if the key is missing (d.setdefault); true if it did.
+    bool insert(std::string_view key, const V& v) {
+        std::lock_guard g(h_->lock);
+        bool inserted = false;
+        detail::map_slot(view(), key, &v, &inserted);
+        return inserted;
+    }
+    // f(V&) under the lock, V{} inserted first if the key is missing;
+    // returns what f returns.
+    template <class F>
+    decltype(auto) update(std::string_view key, F&& f) {
+        std::lock_guard g(h_->lock);
+        const V init{};
+        void* p = detail::map_slot(view(), key, &init, nullptr);
+        return std::forward<F>(f)(*std::launder(static_cast<V*>(p)));
+    }
+    // del d[key] / d.pop(key, None): false if it was missing.
+    bool erase(std::string_view key) {
+        std::lock_guard g(h_->lock);
+        return detail::map_erase(view(), key);
+    }
+    void clear() {
+        std::lock_guard g(h_->lock);
+        detail::map_clear(view());
+    }
+    std::size_t size() const {
+        std::lock_guard g(h_->lock);
+        return detail::map_size(view());
+    }
+    bool empty() const { return size() == 0; }
+    std::size_t capacity() const noexcept { return h_ ? std::size_t(h_->count) : 0; }
+
+    // A copy of every entry, in no particular order.
+    std::vector<std::pair<std::string, V>> items() const {
+        std::vector<std::pair<std::string, V>> out;
+        std::lock_guard g(h_->lock);
+        out.reserve(detail::map_size(view()));
+        detail::map_for_each(
+            view(),
+            [](void* ctx, std::string_view k, const void* v) {
+                static_cast<std::vector<std::pair<std::string, V>>*>(ctx)->emplace_back(std::string(k), load(v));
+            },
+            &out);
+        return out;
+    }
+    std::vector<std::string> keys() const {
+        std::vector<std::string> out;
+        std::lock_guard g(h_->lock);
+        detail::map_for_each(
+            view(), [](void* ctx, std::string_view k, const void*) {
+                static_cast<std::vector<std::string>*>(ctx)->emplace_back(k);
+            },
+            &out);
+        return out;
+    }
+
+    recursive_mutex& get_lock() const noexcept { return h_->lock; }
+
+private:
+    shared_map(detail::cell_header* h, detail::mapping m) noexcept : map_(std::move(m)), h_(h) {}
+    detail::map_view view() const noexcept { return {h_}; }
+    static V load(const void* p) {
+        V v;
+        std::memcpy(static_cast<void*>(&v), p, sizeof(V));
+        return v;
+    }
+
+    detail::mapping map_;  // the memory, when made by create()
+    detail::cell_header* h_ = nullptr;
 };
 
 }  // namespace conc
