@@ -137,14 +137,7 @@ Test(sync, mutex_killed_owner_is_recovered_and_reported_to_next_locker) {
         cr_assert_eq(kill(k, SIGKILL), 0);
         cr_assert_eq(wait_exit(k), 128 + SIGKILL);
 
-#if defined(__SANITIZE_THREAD__)
-        // TSan's pthread_mutex_timedlock interceptor does not count an
-        // EOWNERDEAD return as a lock (its pthread_mutex_lock one does), so
-        // it would report the unlock below as a false positive.
-        lock_result r = s->m.lock_checked();
-#else
         lock_result r = round % 2 ? s->m.lock_checked() : s->m.try_lock_for_checked(5s);
-#endif
         cr_assert(r.acquired);
         cr_assert(r.owner_died, "round %d: owner death not reported", round);
         cr_assert(s->m.owner_died());
