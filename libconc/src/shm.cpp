@@ -313,12 +313,13 @@ struct map_ref {
     map_meta& meta;
     char* base;
 
-    explicit map_ref(map_view v)
+    // With the lock held (repair: true), finishes what a dead holder left.
+    explicit map_ref(map_view v, bool repair_now = true)
         : h(*v.h),
           meta(*reinterpret_cast<map_meta*>(reinterpret_cast<char*>(v.h) +
                                             round_up(sizeof(cell_header), alignof(map_meta)))),
           base(reinterpret_cast<char*>(v.h)) {
-        if (meta.dirty) repair();
+        if (repair_now && meta.dirty) repair();
     }
     u64 capacity() const noexcept { return h.count; }
     u32& bucket(u64 b) noexcept { return reinterpret_cast<u32*>(base + meta.buckets_off)[b]; }
@@ -386,7 +387,7 @@ void map_init(void* cell, std::size_t capacity, std::size_t value_size, std::siz
     h->elem_size = value_size;
     h->count = capacity;
     map_view v{h};
-    map_ref m{v};
+    map_ref m{v, false};  // not shared yet
     for (u64 b = 0; b < s.nbuckets; ++b) m.bucket(b) = none;
     meta->dirty = 1;
     m.repair();  // every node on the free list
@@ -394,7 +395,7 @@ void map_init(void* cell, std::size_t capacity, std::size_t value_size, std::siz
 }
 
 void map_check_key_max(map_view v, std::size_t key_max, std::size_t offset) {
-    map_ref m{v};
+    map_ref m{v, false};  // without the lock: key_max is written once, before the magic
     if (m.meta.key_max != key_max)
         throw std::invalid_argument("conc::shared_map: at offset " + std::to_string(offset) + " keys are up to " +
                                     std::to_string(m.meta.key_max) + " bytes, not " + std::to_string(key_max));
