@@ -2,13 +2,21 @@
 #include "conc/sync.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -74,116 +82,338 @@ ipc_key ipc_key::private_key() noexcept { return ipc_key{IPC_PRIVATE}; }
 bool ipc_key::is_private() const noexcept { return value == IPC_PRIVATE; }
 
 // ---------------------------------------------------------------------------
-namespace detail {
+// Robust mutexes on a futex word and the thread's robust list.
+//
+// The protocol is glibc's for PTHREAD_MUTEX_ROBUST (nptl/pthread_mutex_lock.c
+// and pthread_mutex_unlock.c) and the kernel's robust-futex ABI
+// (Documentation/locking/robust-futex-ABI.rst):
+//
+//   lock     name the mutex in the list's list_op_pending slot; CAS the word
+//            from 0 to our tid; link the mutex at the head of the list; clear
+//            the slot.  Killed at any point of this, the kernel finds the
+//            mutex either in the slot or in the list.
+//   unlock   name it in the slot; unlink it; exchange the word with 0 and, if
+//            FUTEX_WAITERS was set, wake one sleeper; clear the slot.
+//   death    the kernel, at thread exit (or execve), walks the list and the
+//            slot; for each word that still holds the dead thread's id it
+//            sets FUTEX_OWNER_DIED (keeping FUTEX_WAITERS) and wakes one
+//            waiter.  A slot naming a word that is already 0 (died between
+//            release and wake-up) gets a wake-up only.
+//   recover  a locker that sees FUTEX_OWNER_DIED takes the word with a CAS to
+//            its tid (keeping FUTEX_WAITERS) and reports owner_died.  There is
+//            no "inconsistent" state to leave: the new owner is told, and the
+//            mutex is consistent from then on.
+//
+// The list.  The kernel keeps one robust list head per thread, and glibc
+// registers its own at thread start (struct pthread's robust_head).  A second
+// registration would unhook glibc's, so these mutexes go into glibc's list, in
+// glibc's format (64-bit: a doubly linked list through __list.__next and
+// __list.__prev of pthread_mutex_t, pointers to the __next field, the futex
+// word at futex_offset = -32 from it; the head's own "prev" slot is the word
+// just before it, glibc's robust_prev).  detail::robust_entry has that layout,
+// so glibc's own ENQUEUE/DEQUEUE of its mutexes keep our links right and ours
+// keep theirs.  The head is found with get_robust_list(0) and checked
+// (futex_offset); a thread without one (not started by glibc) gets a list of
+// ours, registered with set_robust_list.
+//
+// The thread id is cached per thread (gettid is a system call); a child made
+// by fork() clears the cache in a pthread_atfork handler.  A process made
+// otherwise (raw clone, _Fork) must exec before it uses these locks.
+//
+// The cost, against a default pthread_mutex_t's CAS and exchange: the same two
+// atomic operations plus about ten plain loads and stores, all in the calling
+// thread's cache (tests/bench/sync_bench.cpp measures it).
 
-robust_mutex_base::robust_mutex_base(int type) {
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, type);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    int rc = pthread_mutex_init(&m_, &a);
-    pthread_mutexattr_destroy(&a);
-    if (rc != 0) throw sys_error(rc, "pthread_mutex_init");
+namespace {
+
+constexpr std::uint32_t tid_mask = FUTEX_TID_MASK;
+constexpr std::uint32_t waiters_bit = FUTEX_WAITERS;
+constexpr std::uint32_t owner_died_bit = FUTEX_OWNER_DIED;
+
+#if !defined(__PTHREAD_MUTEX_HAVE_PREV) || !__PTHREAD_MUTEX_HAVE_PREV
+#error "conc::mutex expects glibc's doubly linked robust list (64-bit Linux)"
+#endif
+// The entry's futex word relative to its list link, as the kernel sees it.
+constexpr long entry_futex_offset =
+    long(offsetof(detail::robust_entry, word)) - long(offsetof(detail::robust_entry, next));
+static_assert(entry_futex_offset == long(offsetof(pthread_mutex_t, __data.__lock)) -
+                                        long(offsetof(pthread_mutex_t, __data.__list.__next)),
+              "robust_entry must place its word where glibc places __lock");
+static_assert(offsetof(detail::robust_entry, next) - offsetof(detail::robust_entry, prev) ==
+                  offsetof(__pthread_list_t, __next) - offsetof(__pthread_list_t, __prev),
+              "robust_entry's links must sit as __pthread_list_t's");
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+
+struct thread_state {
+    std::uint32_t tid;     // 0: not known yet (a new thread, or just forked)
+    robust_list_head* head;
+};
+// Zero-initialised: accessed without a TLS wrapper call.
+thread_local thread_state self_state;
+
+// The list of a thread glibc did not give one: a head and, just before it,
+// the slot that plays glibc's robust_prev.
+struct own_list {
+    void* prev_slot;
+    robust_list_head head;
+};
+thread_local own_list own_head;
+
+void forget_tid_after_fork() noexcept { self_state.tid = 0; }
+
+[[gnu::cold, gnu::noinline]] thread_state& init_thread() {
+    static std::once_flag atfork_once;
+    std::call_once(atfork_once, [] {
+        if (int rc = pthread_atfork(nullptr, nullptr, forget_tid_after_fork); rc != 0)
+            throw sys_error(rc, "pthread_atfork");
+    });
+    robust_list_head* h = nullptr;
+    std::size_t len = 0;
+    if (syscall(SYS_get_robust_list, 0, &h, &len) == -1) throw sys_error(errno, "get_robust_list");
+    if (!h) {
+        own_head.head.list.next = &own_head.head.list;
+        own_head.head.futex_offset = entry_futex_offset;
+        own_head.head.list_op_pending = nullptr;
+        if (syscall(SYS_set_robust_list, &own_head.head, sizeof own_head.head) == -1)
+            throw sys_error(errno, "set_robust_list");
+        h = &own_head.head;
+    } else if (len != sizeof(robust_list_head) || h->futex_offset != entry_futex_offset) {
+        throw sys_error(ENOTSUP, "conc::mutex: this thread's robust list is not in glibc's format");
+    }
+    self_state.head = h;
+    self_state.tid = std::uint32_t(gettid());
+    return self_state;
 }
 
-robust_mutex_base::~robust_mutex_base() { pthread_mutex_destroy(&m_); }
+inline thread_state& self() {
+    thread_state& t = self_state;
+    if (t.tid == 0) [[unlikely]]
+        return init_thread();
+    return t;
+}
 
-lock_result robust_mutex_base::after_lock(int rc, const char* doing) {
-    if (rc == 0) {
-        // A nested acquisition of a recursive mutex keeps what the first found.
-        if (depth_++ == 0) owner_died_ = false;
-        return {true, owner_died_};
+inline std::atomic_ref<std::uint32_t> word_of(detail::robust_entry& e) noexcept {
+    return std::atomic_ref<std::uint32_t>(e.word);
+}
+
+// Keeps the compiler from reordering the list stores around each other and
+// around the word's atomics: the kernel reads the list only once this thread
+// has stopped, so program order is the order it sees.
+inline void list_barrier() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+
+inline void* untag(void* p) noexcept {
+    return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t(1));
+}
+// An entry's (or the head's) "prev" slot: the pointer just before its link.
+inline void*& prev_slot(void* link) noexcept { return static_cast<void**>(untag(link))[-1]; }
+inline void*& next_slot(void* link) noexcept { return *static_cast<void**>(untag(link)); }
+
+inline void set_pending(thread_state& t, detail::robust_entry* e) noexcept {
+    t.head->list_op_pending = e ? reinterpret_cast<robust_list*>(&e->next) : nullptr;
+    list_barrier();
+}
+
+// ENQUEUE_MUTEX: at the head of the list.
+inline void enqueue(thread_state& t, detail::robust_entry& e) noexcept {
+    void* first = t.head->list.next;
+    e.next = first;
+    e.prev = &t.head->list;
+    prev_slot(first) = &e.next;
+    list_barrier();
+    t.head->list.next = reinterpret_cast<robust_list*>(&e.next);
+    list_barrier();
+}
+
+// DEQUEUE_MUTEX.
+inline void dequeue(detail::robust_entry& e) noexcept {
+    prev_slot(e.next) = e.prev;
+    next_slot(e.prev) = e.next;
+    list_barrier();
+    e.prev = e.next = nullptr;
+}
+
+long futex(std::uint32_t* w, int op, std::uint32_t val, const timespec* ts) noexcept {
+    return syscall(SYS_futex, w, op, val, ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+// Sleeps while *w == expected, until deadline (absolute CLOCK_MONOTONIC;
+// nullptr: none).  False when the deadline passed.
+bool futex_wait(std::uint32_t* w, std::uint32_t expected, const timespec* deadline, const char* doing) {
+    if (futex(w, FUTEX_WAIT_BITSET, expected, deadline) == 0) return true;
+    if (errno == ETIMEDOUT) return false;
+    if (errno == EAGAIN || errno == EINTR) return true;
+    throw sys_error(errno, doing);
+}
+
+void futex_wake(std::uint32_t* w, int n) noexcept { futex(w, FUTEX_WAKE, std::uint32_t(n), nullptr); }
+
+}  // namespace
+
+namespace detail {
+
+void robust_mutex_base::lock() {
+    thread_state& t = self();
+    set_pending(t, &e_);
+    std::uint32_t seen = 0;
+    if (word_of(e_).compare_exchange_strong(seen, t.tid, std::memory_order_acquire, std::memory_order_relaxed))
+        [[likely]] {
+        enqueue(t, e_);
+        set_pending(t, nullptr);
+        e_.depth = 1;
+        e_.owner_died = false;
+        return;
     }
-    if (rc == EOWNERDEAD) {
-        // The dead owner's depth is meaningless now; we hold it once.
-        pthread_mutex_consistent(&m_);
-        depth_ = 1;
-        owner_died_ = true;
-        return {true, true};
-    }
-    if (rc == EBUSY || rc == ETIMEDOUT) return {false, false};
-    throw sys_error(rc, doing);
+    lock_slow(seen, nullptr);
 }
 
 lock_result robust_mutex_base::lock_checked() {
-    return after_lock(pthread_mutex_lock(&m_), "pthread_mutex_lock");
+    thread_state& t = self();
+    set_pending(t, &e_);
+    return lock_slow(word_of(e_).load(std::memory_order_relaxed), nullptr);
 }
 
 lock_result robust_mutex_base::try_lock_checked() {
-    return after_lock(pthread_mutex_trylock(&m_), "pthread_mutex_trylock");
+    thread_state& t = self();
+    set_pending(t, &e_);
+    const nanoseconds zero{0};
+    return lock_slow(word_of(e_).load(std::memory_order_relaxed), &zero);
 }
 
 lock_result robust_mutex_base::try_lock_for_checked(nanoseconds timeout) {
-    int rc = wait_steady(timeout, [&](const timespec* dl) { return pthread_mutex_timedlock(&m_, dl); });
-    return after_lock(rc, "pthread_mutex_timedlock");
+    thread_state& t = self();
+    set_pending(t, &e_);
+    if (timeout < nanoseconds::zero()) timeout = nanoseconds::zero();
+    return lock_slow(word_of(e_).load(std::memory_order_relaxed), &timeout);
 }
 
-void robust_mutex_base::unlock_failed(int rc) {
-    ++depth_;  // we did not hold it (EPERM): undo the count
-    throw sys_error(rc, "pthread_mutex_unlock");
+// The loop of glibc's robust lock: seen is the word as last read.
+lock_result robust_mutex_base::lock_slow(std::uint32_t seen, const nanoseconds* timeout) {
+    thread_state& t = self_state;
+    auto word = word_of(e_);
+    timespec deadline{};
+    bool have_deadline = false;
+    // Once we may have slept beside others, FUTEX_WAITERS must stay set when
+    // we take the word, or their wake-up would be lost.
+    std::uint32_t assume_waiters = 0;
+    for (;;) {
+        if ((seen & tid_mask) == 0) {
+            // Free, or its owner died (FUTEX_OWNER_DIED; the tid is then 0).
+            const bool died = (seen & owner_died_bit) != 0;
+            std::uint32_t want = t.tid | (seen & waiters_bit) | assume_waiters;
+            if (!word.compare_exchange_strong(seen, want, std::memory_order_acquire, std::memory_order_relaxed))
+                continue;
+            enqueue(t, e_);
+            set_pending(t, nullptr);
+            e_.depth = 1;
+            e_.owner_died = died;
+            return {true, died};
+        }
+        if ((seen & tid_mask) == t.tid) {
+            set_pending(t, nullptr);
+            if (!e_.recursive) {
+                if (timeout && timeout->count() == 0) return {false, false};  // try_lock: busy
+                throw sys_error(EDEADLK, "conc::mutex::lock: already held by this thread");
+            }
+            ++e_.depth;  // keeps what the first acquisition found
+            return {true, e_.owner_died};
+        }
+        if (timeout && timeout->count() == 0) {
+            set_pending(t, nullptr);
+            return {false, false};
+        }
+        if ((seen & waiters_bit) == 0) {
+            if (!word.compare_exchange_strong(seen, seen | waiters_bit, std::memory_order_relaxed))
+                continue;
+            seen |= waiters_bit;
+        }
+        assume_waiters = waiters_bit;
+        if (timeout && !have_deadline) {
+            deadline = clock_plus(CLOCK_MONOTONIC, *timeout);
+            have_deadline = true;
+        }
+        if (!futex_wait(&e_.word, seen, timeout ? &deadline : nullptr, "futex wait (conc::mutex)")) {
+            set_pending(t, nullptr);
+            return {false, false};
+        }
+        seen = word.load(std::memory_order_relaxed);
+    }
+}
+
+bool robust_mutex_base::held_by_me() const noexcept {
+    thread_state& t = self_state;
+    if (t.tid == 0) return false;  // this thread has locked nothing yet (or has just forked)
+    auto w = std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(e_.word)).load(std::memory_order_relaxed);
+    return (w & tid_mask) == t.tid;
+}
+
+void robust_mutex_base::unlock() {
+    thread_state& t = self();
+    auto word = word_of(e_);
+    if ((word.load(std::memory_order_relaxed) & tid_mask) != t.tid) [[unlikely]]
+        throw sys_error(EPERM, "conc::mutex::unlock: not held by this thread");
+    if (e_.depth > 1) {
+        --e_.depth;
+        return;
+    }
+    e_.depth = 0;
+    set_pending(t, &e_);
+    dequeue(e_);
+    // The last touch of the mutex's memory (the wake-up only uses its address).
+    if (word.exchange(0, std::memory_order_release) & waiters_bit) [[unlikely]]
+        futex_wake(&e_.word, 1);
+    set_pending(t, nullptr);
+}
+
+void robust_mutex_base::unlock_fully() {
+    e_.depth = 1;
+    unlock();
 }
 
 }  // namespace detail
 
-mutex::mutex() : robust_mutex_base(PTHREAD_MUTEX_NORMAL) {}
-recursive_mutex::recursive_mutex() : robust_mutex_base(PTHREAD_MUTEX_RECURSIVE) {}
-
 // ---------------------------------------------------------------------------
-condition::condition() {
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&c_, &a);
-    pthread_condattr_destroy(&a);
-    if (rc != 0) throw sys_error(rc, "pthread_cond_init");
-}
+// condition: a sequence word to sleep on and a count of waiters.
+//
+// A waiter counts itself and reads the sequence while it holds the lock, then
+// releases the lock and sleeps on the sequence it read.  A notifier that
+// finds waiters advances the sequence, then wakes.  Whoever changed the state
+// the waiter waits for did so after the waiter released the lock (or the
+// waiter would have seen it), so the notify that follows advances the
+// sequence after the waiter read it: the waiter either sleeps and is woken,
+// or finds the sequence moved and does not sleep.
 
-condition::~condition() { pthread_cond_destroy(&c_); }
-
-void condition::wait(std::unique_lock<mutex>& lock) {
-    if (!lock.owns_lock()) throw std::logic_error("conc::condition::wait: lock not held");
-    mutex& m = *lock.mutex();
-    m.depth_ = 0;  // others may take it while we wait
-    int rc = pthread_cond_wait(&c_, &m.m_);
-    m.depth_ = 1;
-    m.owner_died_ = false;
-    if (rc == EOWNERDEAD) {
-        pthread_mutex_consistent(&m.m_);
-        m.owner_died_ = true;
-    } else if (rc != 0) {
-        throw sys_error(rc, "pthread_cond_wait");
+std::cv_status condition::wait_ns(detail::robust_mutex_base& m, const nanoseconds* timeout) {
+    if (!m.held_by_me()) throw std::logic_error("conc::condition: wait without holding the lock");
+    timespec deadline{};
+    if (timeout) deadline = clock_plus(CLOCK_MONOTONIC, *timeout < nanoseconds::zero() ? nanoseconds::zero() : *timeout);
+    std::atomic_ref<std::uint32_t> waiters(waiters_);
+    waiters.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t seq = std::atomic_ref<std::uint32_t>(seq_).load(std::memory_order_seq_cst);
+    const unsigned depth = m.e_.depth;
+    m.unlock_fully();
+    bool woke;
+    try {
+        woke = futex_wait(&seq_, seq, timeout ? &deadline : nullptr, "futex wait (conc::condition)");
+    } catch (...) {
+        waiters.fetch_sub(1, std::memory_order_seq_cst);
+        m.lock_checked();
+        m.e_.depth = depth;
+        throw;
     }
+    waiters.fetch_sub(1, std::memory_order_seq_cst);
+    m.lock_checked();  // owner_died() tells the waiter if the last holder died
+    m.e_.depth = depth;
+    return woke ? std::cv_status::no_timeout : std::cv_status::timeout;
 }
 
-std::cv_status condition::wait_ns(std::unique_lock<mutex>& lock, nanoseconds timeout) {
-    if (!lock.owns_lock()) throw std::logic_error("conc::condition::wait_for: lock not held");
-    mutex& m = *lock.mutex();
-    timespec deadline = clock_plus(CLOCK_MONOTONIC, timeout);
-    m.depth_ = 0;
-    int rc = pthread_cond_timedwait(&c_, &m.m_, &deadline);
-    m.depth_ = 1;
-    m.owner_died_ = false;
-    if (rc == EOWNERDEAD) {
-        pthread_mutex_consistent(&m.m_);
-        m.owner_died_ = true;
-        return std::cv_status::no_timeout;
-    }
-    if (rc == ETIMEDOUT) return std::cv_status::timeout;
-    if (rc != 0) throw sys_error(rc, "pthread_cond_timedwait");
-    return std::cv_status::no_timeout;
+void condition::notify(int how_many) {
+    if (std::atomic_ref<std::uint32_t>(waiters_).load(std::memory_order_seq_cst) == 0) return;
+    std::atomic_ref<std::uint32_t>(seq_).fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&seq_, how_many);
 }
 
-void condition::notify_one() {
-    int rc = pthread_cond_signal(&c_);
-    if (rc != 0) throw sys_error(rc, "pthread_cond_signal");
-}
-
-void condition::notify_all() {
-    int rc = pthread_cond_broadcast(&c_);
-    if (rc != 0) throw sys_error(rc, "pthread_cond_broadcast");
-}
+void condition::notify_one() { notify(1); }
+void condition::notify_all() { notify(INT_MAX); }
 
 // ---------------------------------------------------------------------------
 semaphore::semaphore(unsigned initial) { check(sem_init(&s_, 1, initial), "sem_init"); }

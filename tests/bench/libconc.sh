@@ -17,7 +17,7 @@ if [ ! -x "$pool_bench" ]; then
 fi
 
 out=$(mktemp)
-trap 'rm -f "$out" "$out.py" "$out.pairs"' EXIT
+trap 'rm -f "$out" "$out.py" "$out.pairs" "$out.sync"' EXIT
 
 echo "pool_bench ($N items, median of $RUNS runs)..." >&2
 for fig in thread_pool_submit thread_pool_imap_chunk1000 plain_queue_submit std_async; do
@@ -90,7 +90,23 @@ imap=$(fig thread_pool_imap_chunk1000)
 awk -v r="$imap" -v c="$(nproc)" 'BEGIN { printf "%-28s %14.0f %-28s %14s %9s  %-14s %s\n", "thread_pool_imap_chunk1000", r, "(absolute, " c " CPUs)", "", "", ">= 1e7/s", (r >= 1e7 ? "ok" : "MISSED") }'
 
 if [ -x "$BUILD/bench/sync_bench" ]; then
+    # conc::mutex against pthread_mutex_t (pairs of lock/unlock per second,
+    # medians of 5); see sync_bench.cpp for why the single-threaded peer
+    # cannot be matched by any lock shared between processes.
     echo
-    echo "sync_bench:"
-    "$BUILD/bench/sync_bench"
+    echo "sync_bench (median of 5 runs each)..." >&2
+    "$BUILD/bench/sync_bench" > "$out.sync"
+    sfig() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$out.sync"; }
+    srow() {
+        awk -v a="$(sfig "$1")" -v b="$(sfig "$2")" -v n="$1" -v p="$2" -v g="$3" 'BEGIN {
+            r = b / a
+            printf "%-36s %12.0f %-44s %12.0f %7.2fx  %s\n", n, a, p, b, r, (g == "" ? "(reference)" : (r <= g ? "<= " g "x ok" : "<= " g "x MISSED"))
+        }'
+    }
+    printf '%-36s %12s %-44s %12s %8s  %s\n' "conc (lock/unlock per s)" "" "peer" "" "peer/conc" "goal"
+    srow conc_mutex_uncontended pthread_mutex_uncontended_single_threaded 1.5
+    srow conc_mutex_uncontended_threaded pthread_mutex_uncontended_threaded 1.5
+    srow conc_mutex_uncontended pthread_pshared_mutex_uncontended 1.5
+    srow conc_mutex_uncontended pthread_robust_pshared_mutex_uncontended ""
+    srow conc_mutex_contended_2proc pthread_pshared_mutex_contended_2proc ""
 fi

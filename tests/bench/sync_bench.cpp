@@ -1,11 +1,19 @@
 // sync_bench: what robustness and process-sharing cost.  Prints one figure a
-// line, "name<TAB>value" (ops per second unless the name says otherwise),
-// each the median of 5 runs:
-//   uncontended lock/unlock of conc::mutex (robust, pshared) and of a default
-//   pthread_mutex_t, their ratio (goal: <= 1.5), the same for a bare glibc
-//   robust pshared mutex (the floor for any wrapper of it), and lock/unlock
-//   contended between two processes for conc::mutex and a plain pshared
-//   pthread mutex.
+// line, "name<TAB>value" (lock/unlock pairs per second unless the name says
+// otherwise), each the median of 5 runs, then ratios (peer / conc: how many
+// times faster the peer is; goal <= 1.5).
+//
+// Uncontended lock/unlock, one thread:
+//   conc::mutex (robust, pshared: futex word + the thread's robust list);
+//   a default pthread_mutex_t while the process has never had a second
+//   thread: glibc then drops the lock prefix from its private mutexes (an
+//   ordinary load and store instead of two atomic read-modify-writes), which
+//   no lock shared with another process may do;
+//   the same default pthread_mutex_t once the process has started a thread
+//   (the state of any program that uses a pool, a timer or a loop thread);
+//   a pshared pthread_mutex_t (not robust) and glibc's robust pshared one.
+// Contended: lock/increment/unlock by two processes, conc::mutex and a plain
+// pshared pthread mutex.
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "conc/shm.hpp"
@@ -53,14 +62,16 @@ double uncontended_conc(long n) {
     });
 }
 
-// A default pthread mutex, or (robust) one with the same attributes as conc::mutex.
-double uncontended_pthread(long n, bool robust = false) {
+// A default pthread mutex, a pshared one, or one with conc::mutex's
+// attributes as glibc provides them (robust, pshared).
+enum class kind { plain, pshared, robust };
+double uncontended_pthread(long n, kind k = kind::plain) {
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    if (robust) {
+    if (k != kind::plain) {
         pthread_mutexattr_t a;
         pthread_mutexattr_init(&a);
         pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+        if (k == kind::robust) pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
         pthread_mutex_init(&m, &a);
         pthread_mutexattr_destroy(&a);
     }
@@ -143,18 +154,28 @@ int main() {
         uncontended_pthread(n_uncontended / 10);
         double conc_u = median_of_runs([&] { return uncontended_conc(n_uncontended); });
         double pthr_u = median_of_runs([&] { return uncontended_pthread(n_uncontended); });
-        double robust_u = median_of_runs([&] { return uncontended_pthread(n_uncontended, true); });
+        double pshared_u = median_of_runs([&] { return uncontended_pthread(n_uncontended, kind::pshared); });
+        double robust_u = median_of_runs([&] { return uncontended_pthread(n_uncontended, kind::robust); });
+        // From here on glibc knows the process is multi-threaded.
+        std::thread([] {}).join();
+        double conc_t = median_of_runs([&] { return uncontended_conc(n_uncontended); });
+        double pthr_t = median_of_runs([&] { return uncontended_pthread(n_uncontended); });
         std::printf("conc_mutex_uncontended\t%.0f\n", conc_u);
-        std::printf("pthread_mutex_uncontended\t%.0f\n", pthr_u);
-        std::printf("pthread_over_conc_ratio\t%.2f\n", pthr_u / conc_u);
-        // The floor for any wrapper: glibc's robust pshared mutex by itself.
+        std::printf("pthread_mutex_uncontended_single_threaded\t%.0f\n", pthr_u);
+        std::printf("pthread_pshared_mutex_uncontended\t%.0f\n", pshared_u);
         std::printf("pthread_robust_pshared_mutex_uncontended\t%.0f\n", robust_u);
-        std::printf("pthread_over_pthread_robust_ratio\t%.2f\n", pthr_u / robust_u);
+        std::printf("conc_mutex_uncontended_threaded\t%.0f\n", conc_t);
+        std::printf("pthread_mutex_uncontended_threaded\t%.0f\n", pthr_t);
+        std::printf("ratio_pthread_single_threaded_over_conc\t%.2f\n", pthr_u / conc_u);
+        std::printf("ratio_pthread_threaded_over_conc\t%.2f\n", pthr_t / conc_t);
+        std::printf("ratio_pthread_pshared_over_conc\t%.2f\n", pshared_u / conc_u);
+        std::printf("ratio_pthread_robust_over_conc\t%.2f\n", robust_u / conc_u);
         std::fflush(stdout);
         double conc_c = median_of_runs([&] { return contended<conc::mutex>(n_contended); });
         double pthr_c = median_of_runs([&] { return contended<pshared_pthread_mutex>(n_contended); });
         std::printf("conc_mutex_contended_2proc\t%.0f\n", conc_c);
         std::printf("pthread_pshared_mutex_contended_2proc\t%.0f\n", pthr_c);
+        std::printf("ratio_pthread_over_conc_contended_2proc\t%.2f\n", pthr_c / conc_c);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sync_bench: %s\n", e.what());
         return 1;

@@ -21,10 +21,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <concepts>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -66,6 +69,23 @@ nanos until_nanos(const std::chrono::time_point<Clock, Dur>& tp) {
 
 // ---------------------------------------------------------------------------
 // Robust, process-shared mutexes.
+//
+// Not glibc's robust mutexes (their lock/unlock cost about four plain ones)
+// but the same protocol, done in a few inline-able steps (sync.cpp):
+//
+//   word     a 32-bit futex word: 0 when free, else the owner's thread id,
+//            with FUTEX_WAITERS when someone sleeps on it and FUTEX_OWNER_DIED
+//            when the kernel found its owner dead;
+//   list     while held, the mutex is linked into the owning thread's robust
+//            list, the one glibc registers for every thread (set_robust_list),
+//            in glibc's own doubly linked format, so that glibc's robust
+//            mutexes and these share the list.  When a thread exits or is
+//            killed, the kernel walks that list and, for each lock the thread
+//            still owns, sets FUTEX_OWNER_DIED and wakes one waiter.
+//
+// The next locker takes a word marked FUTEX_OWNER_DIED as free, makes the
+// mutex consistent at once and reports owner_died.  See sync.cpp for the
+// details (and for the conditions under which the list is not glibc's).
 
 class condition;
 
@@ -79,24 +99,32 @@ struct lock_result {
 };
 
 namespace detail {
-// The common body of mutex and recursive_mutex (PTHREAD_PROCESS_SHARED,
-// PTHREAD_MUTEX_ROBUST).  EOWNERDEAD is handled by marking the mutex
-// consistent and recording the fact in owner_died().
+// The kernel's view of a held lock: where its futex word lies relative to
+// the list entry.  The layout is glibc's pthread_mutex_t on 64-bit Linux
+// (__lock at 0, __list.__prev at 24, __list.__next at 32), because glibc's
+// list code unlinks its own mutexes by writing into their neighbours' links.
+struct robust_entry {
+    std::uint32_t word = 0;   // the futex word (owner tid | FUTEX_WAITERS | FUTEX_OWNER_DIED)
+    unsigned depth = 0;       // acquisitions by the holder (recursive), touched only while held
+    bool owner_died = false;  // what the acquisition that got it found
+    bool recursive = false;   // fixed at construction
+    char unused[14] = {};
+    void* prev = nullptr;     // robust list links, set only while held
+    void* next = nullptr;
+};
+
+// The common body of mutex and recursive_mutex.  The lock and unlock paths
+// are out of line in sync.cpp, where the calling thread's id and robust list
+// are kept.
 class robust_mutex_base {
 public:
     robust_mutex_base(const robust_mutex_base&) = delete;
     robust_mutex_base& operator=(const robust_mutex_base&) = delete;
 
     // Lockable / TimedLockable: usable with std::lock_guard, std::unique_lock,
-    // std::scoped_lock.
-    void lock() {
-        int rc = pthread_mutex_lock(&m_);
-        if (rc == 0 && depth_++ == 0) {
-            owner_died_ = false;
-            return;
-        }
-        if (rc != 0) after_lock(rc, "pthread_mutex_lock");
-    }
+    // std::scoped_lock.  lock() on a non-recursive mutex that the calling
+    // thread already holds throws sys_error (EDEADLK) instead of hanging.
+    void lock();
     bool try_lock() { return try_lock_checked().acquired; }
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
@@ -106,10 +134,8 @@ public:
     bool try_lock_until(const std::chrono::time_point<Clock, Dur>& tp) {
         return try_lock_for_checked(detail::until_nanos(tp)).acquired;
     }
-    void unlock() {
-        --depth_;
-        if (int rc = pthread_mutex_unlock(&m_); rc != 0) unlock_failed(rc);
-    }
+    // Throws sys_error (EPERM) if the calling thread does not hold it.
+    void unlock();
 
     // The same acquisitions, reporting whether the previous owner died.
     lock_result lock_checked();
@@ -118,22 +144,22 @@ public:
 
     // Read while holding the lock: whether the acquisition that got it found
     // the previous owner dead.  Stays set until the next acquisition.
-    bool owner_died() const noexcept { return owner_died_; }
-
-    pthread_mutex_t* native_handle() noexcept { return &m_; }
+    bool owner_died() const noexcept { return e_.owner_died; }
+    // Whether the calling thread holds it.
+    bool held_by_me() const noexcept;
 
 protected:
-    explicit robust_mutex_base(int type);
-    ~robust_mutex_base();
+    explicit robust_mutex_base(bool recursive) noexcept { e_.recursive = recursive; }
+    ~robust_mutex_base() = default;
 
 private:
     friend class conc::condition;
-    lock_result after_lock(int rc, const char* doing);
-    [[noreturn]] void unlock_failed(int rc);
+    // timeout: nullptr waits for ever; zero tries once.  Called with the
+    // robust list's pending slot already naming this mutex.
+    lock_result lock_slow(std::uint32_t seen, const std::chrono::nanoseconds* timeout);
+    void unlock_fully();  // for condition waits: whatever the depth
 
-    pthread_mutex_t m_;
-    unsigned depth_ = 0;  // acquisitions by the holder (recursive), touched only while held
-    bool owner_died_ = false;
+    robust_entry e_;
 };
 }  // namespace detail
 
@@ -141,57 +167,85 @@ private:
 // with the kernel's help when a holder dies).
 class mutex : public detail::robust_mutex_base {
 public:
-    mutex();
+    mutex() noexcept : robust_mutex_base(false) {}
 };
 
 // The same, re-lockable by the thread that holds it (multiprocessing.RLock).
 class recursive_mutex : public detail::robust_mutex_base {
 public:
-    recursive_mutex();
+    recursive_mutex() noexcept : robust_mutex_base(true) {}
 };
 
+// The locks a condition can wait with.
+template <class M>
+concept robust_lockable = std::derived_from<M, detail::robust_mutex_base>;
+
 // ---------------------------------------------------------------------------
-// Condition variable (process-shared, CLOCK_MONOTONIC), used with conc::mutex.
+// Condition variable (process-shared, CLOCK_MONOTONIC), used with a held
+// conc::mutex or conc::recursive_mutex, such as the lock a shared_value or a
+// shared_array carries (Python's Condition(lock)).  Waiting releases the lock
+// wholly, however many times a recursive_mutex is held, and takes it back to
+// the same depth before returning (as Python's Condition does with an RLock).
+//
+// Two futex words, not glibc's pthread_cond_t: a sequence number that every
+// notify advances, and a count of waiters.  A waiter killed in its sleep
+// holds nothing (at worst the count stays one too high, which only costs
+// later notifies a wake-up call); with pthread_cond_t it would leave a group
+// reference that blocks every later notify for ever (see shm_queue.cpp).
+// Spurious wake-ups happen: wait with a predicate.
 class condition {
 public:
-    condition();
-    ~condition();
+    condition() noexcept = default;
     condition(const condition&) = delete;
     condition& operator=(const condition&) = delete;
 
-    void wait(std::unique_lock<mutex>& lock);
-    template <class Pred>
-    void wait(std::unique_lock<mutex>& lock, Pred pred) {
+    template <robust_lockable M>
+    void wait(std::unique_lock<M>& lock) {
+        wait_ns(checked(lock), nullptr);
+    }
+    template <robust_lockable M, class Pred>
+    void wait(std::unique_lock<M>& lock, Pred pred) {
         while (!pred()) wait(lock);
     }
     // Timed waits, as std::condition_variable's; with a predicate, true if
     // pred() held before the time ran out.
-    template <class R, class P>
-    std::cv_status wait_for(std::unique_lock<mutex>& l, const std::chrono::duration<R, P>& d) {
-        return wait_ns(l, detail::to_nanos(d));
+    template <robust_lockable M, class R, class P>
+    std::cv_status wait_for(std::unique_lock<M>& l, const std::chrono::duration<R, P>& d) {
+        auto ns = detail::to_nanos(d);
+        return wait_ns(checked(l), &ns);
     }
-    template <class C, class D>
-    std::cv_status wait_until(std::unique_lock<mutex>& l, const std::chrono::time_point<C, D>& tp) {
-        return wait_ns(l, detail::until_nanos(tp));
+    template <robust_lockable M, class C, class D>
+    std::cv_status wait_until(std::unique_lock<M>& l, const std::chrono::time_point<C, D>& tp) {
+        auto ns = detail::until_nanos(tp);
+        return wait_ns(checked(l), &ns);
     }
-    template <class R, class P, class Pred>
-    bool wait_for(std::unique_lock<mutex>& l, const std::chrono::duration<R, P>& d, Pred pred) {
+    template <robust_lockable M, class R, class P, class Pred>
+    bool wait_for(std::unique_lock<M>& l, const std::chrono::duration<R, P>& d, Pred pred) {
         return wait_until(l, std::chrono::steady_clock::now() + detail::to_nanos(d), std::move(pred));
     }
-    template <class C, class D, class Pred>
-    bool wait_until(std::unique_lock<mutex>& l, const std::chrono::time_point<C, D>& tp, Pred pred) {
+    template <robust_lockable M, class C, class D, class Pred>
+    bool wait_until(std::unique_lock<M>& l, const std::chrono::time_point<C, D>& tp, Pred pred) {
         while (!pred())
             if (wait_until(l, tp) == std::cv_status::timeout) return pred();
         return true;
     }
 
+    // With or without the lock held.
     void notify_one();
     void notify_all();
-    pthread_cond_t* native_handle() noexcept { return &c_; }
 
 private:
-    std::cv_status wait_ns(std::unique_lock<mutex>& lock, std::chrono::nanoseconds timeout);
-    pthread_cond_t c_;
+    template <class M>
+    static detail::robust_mutex_base& checked(std::unique_lock<M>& l) {
+        if (!l.owns_lock()) throw std::logic_error("conc::condition: wait without holding the lock");
+        return *l.mutex();
+    }
+    // timeout: nullptr for none.  Checks that the calling thread holds m.
+    std::cv_status wait_ns(detail::robust_mutex_base& m, const std::chrono::nanoseconds* timeout);
+    void notify(int how_many);
+
+    std::uint32_t seq_ = 0;      // futex word: advanced by every notify that finds waiters
+    std::uint32_t waiters_ = 0;  // threads between registering and waking
 };
 
 namespace detail {
