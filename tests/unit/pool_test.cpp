@@ -875,3 +875,148 @@ Test(fork_pool, queue_counts_the_tasks_not_yet_handed_to_a_worker) {
     }
     for (int fd : {started[0], started[1], go[0], go[1]}) ::close(fd);
 }
+
+// ---------------------------------------------------------------- typed fork_pool (issue 12)
+
+namespace {
+struct point {
+    std::string name;
+    double x, y;
+};
+}  // namespace
+template <>
+struct conc::codec<point> {
+    static void encode(const point& p, std::string& out) {
+        conc::encode(p.name, out);
+        conc::encode(p.x, out);
+        conc::encode(p.y, out);
+    }
+    static point decode(std::string_view& in) {
+        return point{conc::codec<std::string>::decode(in), conc::codec<double>::decode(in),
+                     conc::codec<double>::decode(in)};
+    }
+};
+
+static long cube(int x) { return long(x) * x * x; }
+
+Test(fork_pool, typed_imap_and_map_give_every_result_once_in_order) {
+    const int n = int(20000 / scale);
+    std::vector<int> in(n);
+    std::iota(in.begin(), in.end(), -n / 2);
+    fork_pool pool(2);  // no byte-string function: typed calls only
+    for (std::size_t chunk : {std::size_t(1), std::size_t(7), std::size_t(1000)}) {
+        int i = 0;
+        for (long r : pool.imap(cube, in, chunk)) {
+            cr_assert_eq(r, cube(in[i]), "chunksize %zu item %d", chunk, i);
+            ++i;
+        }
+        cr_assert_eq(i, n);
+        std::vector<long> got;
+        for (long r : pool.imap_unordered(cube, in, chunk)) got.push_back(r);
+        std::vector<long> want;
+        for (int v : in) want.push_back(cube(v));
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+        cr_assert(got == want, "imap_unordered, chunksize %zu: not every result exactly once", chunk);
+    }
+    int k = 3;  // a captured value travels with the lambda
+    auto m = pool.map([k](int x) { return std::to_string(x * k); }, in);
+    cr_assert_eq(m.size(), std::size_t(n));
+    for (int j = 0; j < n; ++j) cr_assert_eq(m[j], std::to_string(in[j] * 3));
+    // elements produced by value (a transform), and a range that is not sized
+    auto strs = in | std::views::take(500) | std::views::transform([](int x) { return std::string(30, 'x') + std::to_string(x); });
+    int j = 0;
+    for (auto& r : pool.imap([](const std::string& s) { return s.size(); }, strs, 16))
+        cr_assert_eq(r, std::string(30, 'x').size() + std::to_string(in[j++]).size());
+    cr_assert_eq(j, 500);
+}
+
+Test(fork_pool, typed_calls_carry_strings_vectors_tuples_and_user_types) {
+    fork_pool pool(2);
+    std::vector<std::vector<int>> vs;
+    for (int i = 0; i < 200; ++i) vs.emplace_back(std::size_t(i), i);
+    auto sums = pool.map([](const std::vector<int>& v) { return std::accumulate(v.begin(), v.end(), 0L); }, vs, 9);
+    for (int i = 0; i < 200; ++i) cr_assert_eq(sums[i], long(i) * i);
+
+    std::vector<std::tuple<std::string, int>> reps;
+    for (int i = 0; i < 100; ++i) reps.emplace_back(std::string(1, char('a' + i % 26)), i % 20);
+    auto joined = pool.starmap([](std::string s, int n) {
+        std::string o;
+        for (int r = 0; r < n; ++r) o += s;
+        return std::tuple{o, n};
+    }, reps, 3);
+    for (int i = 0; i < 100; ++i) {
+        cr_assert_eq(std::get<0>(joined[i]), std::string(std::size_t(i % 20), char('a' + i % 26)));
+        cr_assert_eq(std::get<1>(joined[i]), i % 20);
+    }
+
+    std::vector<point> pts{{"a", 1, 2}, {"bee", 3, 4}, {std::string(100, 'c'), -1, 0.5}};
+    auto moved = pool.map([](point p) { return point{p.name + "'", p.x + 1, p.y * 2}; }, pts);
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+        cr_assert_eq(moved[i].name, pts[i].name + "'");
+        cr_assert_eq(moved[i].x, pts[i].x + 1);
+        cr_assert_eq(moved[i].y, pts[i].y * 2);
+    }
+
+    auto prod = pool.submit([](int a, double b, std::string c) { return c + std::to_string(int(a * b)); }, 3, 2.5,
+                            std::string("n="));
+    cr_assert_eq(prod.get(), "n=7");
+    auto nothing = pool.submit([](int) {}, 1);
+    nothing.get();
+    cr_assert_eq(pool.apply([](std::pair<int, int> p) { return p.first - p.second; }, std::make_tuple(std::pair{9, 4})), 5);
+}
+
+Test(fork_pool, typed_items_that_throw_fail_only_their_position) {
+    fork_pool pool(2);
+    std::vector<int> in(1000);
+    std::iota(in.begin(), in.end(), 0);
+    auto f = [](int x) {
+        if (x % 97 == 0) throw std::invalid_argument("multiple of 97: " + std::to_string(x));
+        return x + 1;
+    };
+    for (std::size_t chunk : {std::size_t(1), std::size_t(50)}) {
+        auto r = pool.imap(f, in, chunk);
+        int i = 0, failed = 0;
+        for (auto it = r.begin(); it != r.end(); ++it, ++i) {
+            if (i % 97 == 0) {
+                cr_assert_throw(*it, remote_error);
+                try {
+                    *it;
+                } catch (const remote_error& e) {
+                    std::string want = "multiple of 97: " + std::to_string(i);
+                    cr_assert_eq(std::string(e.what()), want);
+                }
+                ++failed;
+            } else {
+                cr_assert_eq(*it, i + 1);
+            }
+        }
+        cr_assert_eq(i, 1000);
+        cr_assert_eq(failed, 11);
+    }
+    cr_assert_throw(pool.map(f, in), remote_error);
+    cr_assert_throw(pool.apply_async("bytes"), std::logic_error);  // no byte-string function
+}
+
+Test(fork_pool, typed_pools_leave_no_child_and_no_fd) {
+    cr_assert(no_children());
+    int before = count_fds();
+    for (int round = 0; round < 10; ++round) {
+        {
+            fork_pool pool(2, {.maxtasksperchild = unsigned(1 + round % 3)});
+            std::vector<int> in(300, round);
+            auto m = pool.map([](int x) { return x * 2; }, in, 7);
+            for (int v : m) cr_assert_eq(v, round * 2);
+            auto dead = pool.submit([](int sig) { ::raise(sig); }, int(SIGKILL));
+            cr_assert_throw(dead.get(), worker_died);
+            auto r = pool.imap([](int x) { return x; }, in, 1);  // abandoned after one item
+            cr_assert_eq(*r.begin(), round);
+            if (round % 2) {
+                pool.close();
+                pool.join();
+            }
+        }
+        cr_assert(no_children(), "round %d left a child", round);
+        cr_assert_eq(count_fds(), before, "round %d leaked an fd", round);
+    }
+}
