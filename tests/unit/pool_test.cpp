@@ -1020,3 +1020,223 @@ Test(fork_pool, typed_pools_leave_no_child_and_no_fd) {
         cr_assert_eq(count_fds(), before, "round %d leaked an fd", round);
     }
 }
+
+// ---------------------------------------------------------------- callbacks, as_completed, wait (issue 12)
+
+namespace {
+// Counts events from any thread; the test waits for a number of them.
+struct counter {
+    std::mutex m;
+    std::condition_variable cv;
+    int n = 0;
+    void add() {
+        {
+            std::lock_guard lk(m);
+            ++n;
+        }
+        cv.notify_all();
+    }
+    bool wait_for(int want) {  // a generous bound: only a hang fails
+        std::unique_lock lk(m);
+        return cv.wait_for(lk, std::chrono::seconds(60), [&] { return n >= want; });
+    }
+    int get() {
+        std::lock_guard lk(m);
+        return n;
+    }
+};
+}  // namespace
+
+Test(fork_pool, apply_async_calls_callback_or_error_callback_exactly_once) {
+    fork_pool pool(2);
+    const int n = int(400 / scale);
+    counter ok, bad;
+    std::vector<std::atomic<int>> seen(n);
+    std::vector<future<int>> fs;
+    for (int i = 0; i < n; ++i)
+        fs.push_back(pool.apply_async(
+            [](int x) {
+                if (x % 5 == 0) throw std::runtime_error("five");
+                return x;
+            },
+            std::tuple{i},
+            [&](const int& v) {
+                seen[v].fetch_add(1);
+                ok.add();
+            },
+            [&, i](std::exception_ptr e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const remote_error& x) {
+                    if (std::string(x.what()) == "five") seen[i].fetch_add(1);
+                }
+                bad.add();
+            }));
+    cr_assert(ok.wait_for(n - (n + 4) / 5));
+    cr_assert(bad.wait_for((n + 4) / 5));
+    for (auto& f : fs) f.wait();
+    for (int i = 0; i < n; ++i) cr_assert_eq(seen[i].load(), 1, "item %d: %d callbacks", i, seen[i].load());
+    cr_assert_eq(ok.get() + bad.get(), n);
+}
+
+Test(fork_pool, map_async_gives_every_result_in_order_or_the_first_error) {
+    fork_pool pool(2);
+    for (int round = 0; round < 20; ++round) {
+        std::vector<int> in(std::size_t(50 * round + 1));
+        std::iota(in.begin(), in.end(), round);
+        counter called;
+        std::size_t got_size = 0;
+        auto f = pool.map_async([](int x) { return 2 * x; }, in, std::size_t(round % 7),
+                                [&](const std::vector<int>& v) {
+                                    got_size = v.size();
+                                    called.add();
+                                });
+        const auto& v = f.get();
+        cr_assert_eq(v.size(), in.size());
+        for (std::size_t i = 0; i < in.size(); ++i) cr_assert_eq(v[i], 2 * in[i]);
+        cr_assert(called.wait_for(1));
+        cr_assert_eq(called.get(), 1);
+        cr_assert_eq(got_size, in.size());
+        // items 10 and 30 fail: the first in input order is the one reported
+        auto e = pool.starmap_async([](int x, int fail) {
+            if (fail) throw std::runtime_error("item " + std::to_string(x));
+            return x;
+        }, std::vector<std::pair<int, int>>{{0, 0}, {30, 1}, {10, 1}, {5, 0}}, std::size_t(1 + round % 3));
+        try {
+            e.get();
+            cr_assert_fail("no exception");
+        } catch (const remote_error& x) {
+            cr_assert_eq(std::string(x.what()), "item 30");
+        }
+    }
+    auto none = pool.map_async([](int x) { return x; }, std::vector<int>{});
+    cr_assert(none.get().empty());
+}
+
+Test(thread_pool, starmap_and_map_async) {
+    thread_pool pool(2);
+    std::vector<std::tuple<int, int>> in;
+    for (int i = 0; i < 1000; ++i) in.emplace_back(i, i + 1);
+    auto sums = pool.starmap([](int a, int b) { return a + b; }, in, 13);
+    for (int i = 0; i < 1000; ++i) cr_assert_eq(sums[i], 2 * i + 1);
+    std::vector<int> xs(1000);
+    std::iota(xs.begin(), xs.end(), 0);
+    counter err;
+    auto f = pool.map_async(
+        [](int x) {
+            if (x == 500 || x == 700) throw std::out_of_range(std::to_string(x));
+            return x;
+        },
+        xs, 0, nullptr, [&](std::exception_ptr) { err.add(); });
+    try {
+        f.get();
+        cr_assert_fail("no exception");
+    } catch (const std::out_of_range& e) {
+        cr_assert_eq(std::string(e.what()), "500");
+    }
+    cr_assert(err.wait_for(1));
+    cr_assert_eq(err.get(), 1);
+    auto g = pool.map_async([](int x) { return x * 3; }, xs);
+    for (int i = 0; i < 1000; ++i) cr_assert_eq(g.get()[i], 3 * i);
+}
+
+Test(thread_pool, submit_takes_move_only_callables_and_arguments) {
+    thread_pool pool(2);
+    const int n = int(10000 / scale);
+    std::vector<future<std::unique_ptr<int>>> fs;
+    for (int i = 0; i < n; ++i) {
+        auto boxed = std::make_unique<int>(i);
+        auto owner = [k = std::make_unique<int>(2)](std::unique_ptr<int> p, std::unique_ptr<int> q) {
+            return std::make_unique<int>(*p * *k + *q);
+        };
+        fs.push_back(pool.submit(std::move(owner), std::move(boxed), std::make_unique<int>(1)));
+    }
+    for (int i = 0; i < n; ++i) cr_assert_eq(*fs[i].take(), 2 * i + 1);
+    std::promise<int> p;  // a move-only argument of a standard type
+    auto f = pool.submit([](std::promise<int> pr) { pr.set_value(7); }, std::move(p));
+    f.get();
+}
+
+// Promises finished in a random order, round after round: as_completed
+// yields each future once, in the order they finished (those done before
+// the call first).
+Test(futures, as_completed_yields_each_future_once_in_finishing_order) {
+    std::mt19937 rng(12);
+    thread_pool helper(2);
+    for (int round = 0; round < 200; ++round) {
+        std::size_t n = 1 + round % 17;
+        std::vector<promise<int>> ps(n);
+        std::vector<future<int>> fs;
+        for (auto& p : ps) fs.push_back(p.get_future());
+        std::vector<std::size_t> order(n);
+        std::iota(order.begin(), order.end(), 0);
+        std::shuffle(order.begin(), order.end(), rng);
+        std::size_t early = round % 3;  // some are done before as_completed is called
+        for (std::size_t k = 0; k < std::min(early, n); ++k) ps[order[k]].set_value(int(order[k]));
+        as_completed<int> ac(fs);
+        auto setter = helper.submit([&] {
+            for (std::size_t k = std::min(early, n); k < n; ++k) ps[order[k]].set_value(int(order[k]));
+        });
+        std::vector<std::size_t> got;
+        for (const future<int>& f : ac) got.push_back(std::size_t(f.get()));
+        setter.get();
+        // those done before the call come first, in the order of fs
+        std::sort(order.begin(), order.begin() + std::ptrdiff_t(std::min(early, n)));
+        cr_assert(got == order, "round %d: not the finishing order", round);
+    }
+}
+
+Test(futures, as_completed_over_pool_futures_and_its_timeout) {
+    fork_pool pool(2);
+    thread_pool threads(2);
+    std::vector<future<int>> fs;
+    for (int i = 0; i < 100; ++i) fs.push_back(pool.submit([](int x) { return x; }, i));
+    std::vector<int> got;
+    for (auto& f : as_completed(fs, std::chrono::minutes(1))) got.push_back(f.get());
+    std::sort(got.begin(), got.end());
+    for (int i = 0; i < 100; ++i) cr_assert_eq(got[i], i);
+
+    promise<int> never;
+    std::vector<future<int>> mixed{threads.submit([] { return 1; }), never.get_future(),
+                                   threads.submit([] { return 2; })};
+    int yielded = 0;
+    bool timed_out = false;
+    try {
+        for (auto& f : as_completed(mixed, std::chrono::milliseconds(50))) yielded += f.get();
+    } catch (const timeout_error&) {
+        timed_out = true;
+    }
+    cr_assert(timed_out);
+    cr_assert_eq(yielded, 3);  // both done futures came first
+    never.set_value(0);
+}
+
+Test(futures, wait_returns_done_and_not_done_by_policy) {
+    thread_pool threads(2);
+    for (int round = 0; round < 50; ++round) {
+        promise<int> a, b, c;
+        std::vector<future<int>> fs{a.get_future(), b.get_future(), c.get_future()};
+        auto r0 = wait(fs, wait_policy::all_completed, std::chrono::milliseconds(1));
+        cr_assert_eq(r0.done.size(), 0u);  // a timeout is not an error
+        cr_assert_eq(r0.not_done.size(), 3u);
+        auto setter = threads.submit([&] { b.set_value(2); });
+        auto r1 = wait(fs, wait_policy::first_completed);
+        cr_assert_geq(r1.done.size(), 1u);
+        cr_assert(r1.done.front() == fs[1]);
+        setter.get();
+        auto thrower = threads.submit([&] { c.set_exception(std::make_exception_ptr(std::runtime_error("c"))); });
+        auto r2 = wait(fs, wait_policy::first_exception);
+        cr_assert_eq(r2.done.size(), 2u);
+        cr_assert(r2.done[0] == fs[1] && r2.done[1] == fs[2]);
+        cr_assert_eq(r2.not_done.size(), 1u);
+        cr_assert(r2.not_done[0] == fs[0]);
+        thrower.get();
+        auto last = threads.submit([&] { a.set_value(1); });
+        auto r3 = wait(fs);
+        cr_assert_eq(r3.done.size(), 3u);
+        cr_assert_eq(r3.not_done.size(), 0u);
+        last.get();
+    }
+    std::vector<future<int>> none;
+    cr_assert_eq(wait(none, wait_policy::first_completed).done.size(), 0u);
+}
