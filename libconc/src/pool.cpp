@@ -1,10 +1,13 @@
 #include "conc/pool.hpp"
 
+#include <linux/futex.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -73,6 +76,19 @@ unsigned online_cpus() noexcept {
 
 // ---------------------------------------------------------------- thread_pool
 
+namespace {
+
+// The idle threads' futex word (private to the process).
+void futex_wait(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+}
+void futex_wake(std::atomic<std::uint32_t>& w, int n) noexcept {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+}
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+
+}  // namespace
+
 thread_pool::thread_pool(unsigned n) {
     if (n == 0) n = detail::online_cpus();
     threads_.reserve(n);
@@ -107,9 +123,15 @@ void thread_pool::enqueue(detail::state_base* s) {
             head_ = s;
         tail_ = s;
         ++queued_;
-        wake = idle_ > 0;
+        // One wake a sleeping thread not yet woken: a submit per task must
+        // not cost a system call while the threads keep up.
+        wake = idle_ > waking_;
+        if (wake) ++waking_;
     }
-    if (wake) cv_.notify_one();
+    if (wake) {
+        wake_.fetch_add(1, std::memory_order_release);
+        futex_wake(wake_, 1);
+    }
 }
 
 void thread_pool::worker() {
@@ -119,9 +141,16 @@ void thread_pool::worker() {
         {
             std::unique_lock lk(m_);
             while (!head_ && !stopping_) {
+                // Sleeps on a futex word, not a condition variable: glibc's
+                // pthread_cond_signal may itself block while waiters change
+                // groups, which a submit per task made the bench's hot spot.
                 ++idle_;
-                cv_.wait(lk);
+                auto seen = wake_.load(std::memory_order_acquire);
+                lk.unlock();
+                futex_wait(wake_, seen);  // a submit after the unlock changed wake_ first
+                lk.lock();
                 --idle_;
+                if (waking_) --waking_;
             }
             if (!head_) return;  // stopping and drained
             t = head_;
@@ -145,7 +174,8 @@ void thread_pool::shutdown(bool wait, bool cancel_pending) {
             queued_ = 0;
         }
     }
-    cv_.notify_all();
+    wake_.fetch_add(1, std::memory_order_release);
+    futex_wake(wake_, INT_MAX);
     while (cancelled) {
         auto* next = cancelled->next;
         if (cancelled->claim()) cancelled->cancel_now();

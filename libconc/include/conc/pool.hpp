@@ -776,11 +776,12 @@ private:
     void worker();
 
     mutable std::mutex m_;
-    std::condition_variable cv_;
+    std::atomic<std::uint32_t> wake_{0};  // bumped to wake idle threads
     detail::state_base* head_ = nullptr;
     detail::state_base* tail_ = nullptr;
     std::size_t queued_ = 0;  // tasks from head_ to tail_
-    unsigned idle_ = 0;
+    unsigned idle_ = 0;    // threads asleep or about to sleep
+    unsigned waking_ = 0;  // of those, woken by a submit and not yet up
     bool stopping_ = false;
     std::mutex join_m_;
     std::vector<std::thread> threads_;
