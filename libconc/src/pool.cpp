@@ -1,5 +1,6 @@
 #include "conc/pool.hpp"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -405,6 +406,10 @@ struct fork_pool::impl {
         w.result_r = std::move(rp.read);
         set_nonblocking(w.task_w.get());
         set_nonblocking(w.result_r.get());
+        // Room for several chunks each way: fewer wake-ups and polls a chunk.
+        // Best effort (the user's pipe-size limit may refuse it).
+        ::fcntl(w.task_w.get(), F_SETPIPE_SZ, 1 << 20);
+        ::fcntl(w.result_r.get(), F_SETPIPE_SZ, 1 << 20);
         w.outstanding.clear();
         w.write_idx = w.write_off = 0;
         w.in_len = 0;
