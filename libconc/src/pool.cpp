@@ -1,10 +1,14 @@
 #include "conc/pool.hpp"
 
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -36,6 +40,19 @@ unsigned online_cpus() noexcept {
 }  // namespace detail
 
 // ---------------------------------------------------------------- thread_pool
+
+namespace {
+
+// The idle threads' futex word (private to the process).
+void futex_wait(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+}
+void futex_wake(std::atomic<std::uint32_t>& w, int n) noexcept {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+}
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+
+}  // namespace
 
 thread_pool::thread_pool(unsigned n) {
     if (n == 0) n = detail::online_cpus();
@@ -71,9 +88,15 @@ void thread_pool::enqueue(detail::state_base* s) {
             head_ = s;
         tail_ = s;
         ++queued_;
-        wake = idle_ > 0;
+        // One wake a sleeping thread not yet woken: a submit per task must
+        // not cost a system call while the threads keep up.
+        wake = idle_ > waking_;
+        if (wake) ++waking_;
     }
-    if (wake) cv_.notify_one();
+    if (wake) {
+        wake_.fetch_add(1, std::memory_order_release);
+        futex_wake(wake_, 1);
+    }
 }
 
 void thread_pool::worker() {
@@ -83,9 +106,16 @@ void thread_pool::worker() {
         {
             std::unique_lock lk(m_);
             while (!head_ && !stopping_) {
+                // Sleeps on a futex word, not a condition variable: glibc's
+                // pthread_cond_signal may itself block while waiters change
+                // groups, which a submit per task made the bench's hot spot.
                 ++idle_;
-                cv_.wait(lk);
+                auto seen = wake_.load(std::memory_order_acquire);
+                lk.unlock();
+                futex_wait(wake_, seen);  // a submit after the unlock changed wake_ first
+                lk.lock();
                 --idle_;
+                if (waking_) --waking_;
             }
             if (!head_) return;  // stopping and drained
             t = head_;
@@ -109,7 +139,8 @@ void thread_pool::shutdown(bool wait, bool cancel_pending) {
             queued_ = 0;
         }
     }
-    cv_.notify_all();
+    wake_.fetch_add(1, std::memory_order_release);
+    futex_wake(wake_, INT_MAX);
     while (cancelled) {
         auto* next = cancelled->next;
         if (cancelled->claim()) cancelled->cancel_now();
@@ -174,7 +205,7 @@ void intercept_exit() noexcept { std::atexit(end_worker_at_exit); }
 [[noreturn]] void worker_main(const fork_pool::function& fn, int in, int out) {
     try {
         std::vector<char> buf;
-        std::string res;
+        std::string res, scratch;
         for (;;) {
             std::uint64_t len;
             if (read_full(in, &len, sizeof len) != sizeof len) break;
@@ -182,7 +213,11 @@ void intercept_exit() noexcept { std::atexit(end_worker_at_exit); }
             if (read_full(in, buf.data(), len) != len) break;
             const char* p = buf.data();
             auto count = detail::wire_load<std::uint32_t>(p);
-            p += 4;
+            auto call = reinterpret_cast<detail::worker_call>(
+                std::uintptr_t(detail::wire_load<std::uint64_t>(p + 4)));
+            auto fn_size = detail::wire_load<std::uint32_t>(p + 12);
+            const char* fn_bytes = p + 16;
+            p += 16 + fn_size;
             std::size_t used = detail::wire_length_size;
             // Raw writes into a buffer grown by doubling: per-item appends cost more than fn here.
             auto emit = [&](bool ok, std::string_view r) {
@@ -198,7 +233,12 @@ void intercept_exit() noexcept { std::atexit(end_worker_at_exit); }
                 std::string_view item(p, n);
                 p += n;
                 try {
-                    emit(true, fn(item));
+                    if (call) {
+                        call(fn_bytes, item, scratch);
+                        emit(true, scratch);
+                    } else {
+                        emit(true, fn(item));
+                    }
                 } catch (const std::exception& e) {
                     emit(false, e.what());
                 } catch (...) {
@@ -219,61 +259,13 @@ void intercept_exit() noexcept { std::atexit(end_worker_at_exit); }
 }  // namespace
 
 namespace detail {
-struct fork_job {
-    std::string frame;  // u64 payload length, u32 count, items
-    std::unique_ptr<char[]> raw;  // or the frame here, when raw_size is not 0
-    std::size_t raw_size = 0;
-    const char* frame_data() const { return raw_size ? raw.get() : frame.data(); }
-    std::size_t frame_size() const { return raw_size ? raw_size : frame.size(); }
-    std::uint32_t count = 0;
-    bool chunk = false;
-    bool claimed = false;
-    promise<std::string> one;
-    promise<detail::chunk_result<std::string>> many;
 
-    // Its future is done: answered, failed, or cancelled by the caller.
-    bool done() const { return chunk ? many.get_future().done() : one.get_future().done(); }
-    bool claim() {
-        if (claimed) return true;
-        return claimed = chunk ? many.claim() : one.claim();
-    }
-    void fail(std::exception_ptr e) {
-        if (chunk)
-            many.set_exception(std::move(e));
-        else
-            one.set_exception(std::move(e));
-    }
-    // payload: count x (u8 ok, u32 len, bytes), followed by at least
-    // reply_slack readable bytes (results are copied 15 bytes at a time).
-    static constexpr std::size_t reply_slack = 16;
-    void complete(const char* p, std::size_t len) {
-        const char* end = p + len;
-        if (!chunk) {
-            if (len < wire_result_header) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
-            auto r = wire_get_result(p);
-            if (r.ok)
-                one.set_value(std::string(r.data, r.size));
-            else
-                fail(std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
-            return;
-        }
-        chunk_result<std::string> out;
-        out.values.reserve(count);
-        std::uint32_t i = 0;
-        for (; i < count && std::size_t(end - p) >= wire_result_header; ++i) {
-            auto r = wire_get_result(p);
-            if (!r.ok)  // only this item fails
-                out.errors.emplace_back(i, std::make_exception_ptr(remote_error(std::string(r.data, r.size))));
-            else if (r.size <= 15)  // a fixed-size copy into the inline buffer, then the length
-                out.values.emplace_back(r.data, std::size_t(15)).resize(r.size);
-            else
-                out.values.emplace_back(r.data, r.size);
-            p = r.data + r.size;
-        }
-        if (i < count) return fail(std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")));
-        many.set_value(std::move(out));
-    }
-};
+std::exception_ptr bad_reply() { return std::make_exception_ptr(std::runtime_error("fork_pool: bad reply")); }
+
+std::exception_ptr remote_failure(const char* what, std::size_t size) {
+    return std::make_exception_ptr(remote_error(std::string(what, size)));
+}
+
 }  // namespace detail
 
 using detail::fork_job;
@@ -314,6 +306,7 @@ struct fork_pool::impl {
     std::atomic<std::size_t> pending_size{0};
 
     impl(function f, unsigned n, fork_pool_options o) : fn(std::move(f)), opt(o) {
+        if (n == 0) n = detail::online_cpus();
         if (opt.tasks_ahead == 0) opt.tasks_ahead = 1;
         ::pthread_sigmask(SIG_SETMASK, nullptr, &child_mask);
         {
@@ -377,6 +370,10 @@ struct fork_pool::impl {
         w.result_r = std::move(rp.read);
         set_nonblocking(w.task_w.get());
         set_nonblocking(w.result_r.get());
+        // Room for several chunks each way: fewer wake-ups and polls a chunk.
+        // Best effort (the user's pipe-size limit may refuse it).
+        ::fcntl(w.task_w.get(), F_SETPIPE_SZ, 1 << 20);
+        ::fcntl(w.result_r.get(), F_SETPIPE_SZ, 1 << 20);
         w.outstanding.clear();
         w.write_idx = w.write_off = 0;
         w.in_len = 0;
@@ -615,8 +612,11 @@ struct fork_pool::impl {
     }
 };
 
+fork_pool::fork_pool(unsigned n, fork_pool_options opt)
+    : impl_(std::make_unique<impl>(function{}, n, opt)) {}
+
 fork_pool::fork_pool(function fn, unsigned n, fork_pool_options opt)
-    : impl_(std::make_unique<impl>(std::move(fn), n ? n : detail::online_cpus(), opt)) {}
+    : impl_(std::make_unique<impl>(std::move(fn), n, opt)) {}
 
 fork_pool::~fork_pool() {
     {
@@ -635,39 +635,24 @@ queue_snapshot fork_pool::queue() const {
     return queue_snapshot(impl_->submitted.size() + impl_->pending_size.load());
 }
 
+void fork_pool::require_function() const {
+    if (!impl_->fn) throw std::logic_error("fork_pool: no function given at construction for byte-string calls");
+}
+
 future<std::string> fork_pool::apply_async(std::string_view item) {
-    auto job = std::make_unique<fork_job>();
-    job->count = 1;
+    require_function();
+    auto job = std::make_unique<detail::one_job<std::string, detail::bytes_reply>>();
     job->frame = detail::wire_request(item);
-    auto f = job->one.get_future();
-    impl_->submit(std::move(job));
+    job->count = 1;
+    auto f = job->result.get_future();
+    submit_job(std::move(job));
     return f;
 }
 
-future<detail::chunk_result<std::string>> fork_pool::submit_chunk(std::string frame, std::uint32_t count) {
-    if (frame.size() < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
-    detail::wire_finish_request(frame.data(), frame.size(), count);
-    auto job = std::make_unique<fork_job>();
-    job->frame = std::move(frame);
-    job->count = count;
-    job->chunk = true;
-    auto f = job->many.get_future();
+void fork_pool::submit_job(std::unique_ptr<fork_job> job) {
+    if (job->frame_size() < detail::wire_request_header) throw std::invalid_argument("fork_pool: frame too short");
+    detail::wire_finish_request(job->frame_data(), job->frame_size(), job->count);
     impl_->submit(std::move(job));
-    return f;
-}
-
-future<detail::chunk_result<std::string>> fork_pool::submit_chunk(std::unique_ptr<char[]> frame,
-                                                         std::size_t size, std::uint32_t count) {
-    if (size < detail::wire_request_header) throw std::invalid_argument("fork_pool::submit_chunk: frame too short");
-    detail::wire_finish_request(frame.get(), size, count);
-    auto job = std::make_unique<fork_job>();
-    job->raw = std::move(frame);
-    job->raw_size = size;
-    job->count = count;
-    job->chunk = true;
-    auto f = job->many.get_future();
-    impl_->submit(std::move(job));
-    return f;
 }
 
 void fork_pool::close() {

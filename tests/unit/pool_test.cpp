@@ -875,3 +875,368 @@ Test(fork_pool, queue_counts_the_tasks_not_yet_handed_to_a_worker) {
     }
     for (int fd : {started[0], started[1], go[0], go[1]}) ::close(fd);
 }
+
+// ---------------------------------------------------------------- typed fork_pool (issue 12)
+
+namespace {
+struct point {
+    std::string name;
+    double x, y;
+};
+}  // namespace
+template <>
+struct conc::codec<point> {
+    static void encode(const point& p, std::string& out) {
+        conc::encode(p.name, out);
+        conc::encode(p.x, out);
+        conc::encode(p.y, out);
+    }
+    static point decode(std::string_view& in) {
+        return point{conc::codec<std::string>::decode(in), conc::codec<double>::decode(in),
+                     conc::codec<double>::decode(in)};
+    }
+};
+
+static long cube(int x) { return long(x) * x * x; }
+
+Test(fork_pool, typed_imap_and_map_give_every_result_once_in_order) {
+    const int n = int(20000 / scale);
+    std::vector<int> in(n);
+    std::iota(in.begin(), in.end(), -n / 2);
+    fork_pool pool(2);  // no byte-string function: typed calls only
+    for (std::size_t chunk : {std::size_t(1), std::size_t(7), std::size_t(1000)}) {
+        int i = 0;
+        for (long r : pool.imap(cube, in, chunk)) {
+            cr_assert_eq(r, cube(in[i]), "chunksize %zu item %d", chunk, i);
+            ++i;
+        }
+        cr_assert_eq(i, n);
+        std::vector<long> got;
+        for (long r : pool.imap_unordered(cube, in, chunk)) got.push_back(r);
+        std::vector<long> want;
+        for (int v : in) want.push_back(cube(v));
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+        cr_assert(got == want, "imap_unordered, chunksize %zu: not every result exactly once", chunk);
+    }
+    int k = 3;  // a captured value travels with the lambda
+    auto m = pool.map([k](int x) { return std::to_string(x * k); }, in);
+    cr_assert_eq(m.size(), std::size_t(n));
+    for (int j = 0; j < n; ++j) cr_assert_eq(m[j], std::to_string(in[j] * 3));
+    // elements produced by value (a transform), and a range that is not sized
+    auto strs = in | std::views::take(500) | std::views::transform([](int x) { return std::string(30, 'x') + std::to_string(x); });
+    int j = 0;
+    for (auto& r : pool.imap([](const std::string& s) { return s.size(); }, strs, 16))
+        cr_assert_eq(r, std::string(30, 'x').size() + std::to_string(in[j++]).size());
+    cr_assert_eq(j, 500);
+}
+
+Test(fork_pool, typed_calls_carry_strings_vectors_tuples_and_user_types) {
+    fork_pool pool(2);
+    std::vector<std::vector<int>> vs;
+    for (int i = 0; i < 200; ++i) vs.emplace_back(std::size_t(i), i);
+    auto sums = pool.map([](const std::vector<int>& v) { return std::accumulate(v.begin(), v.end(), 0L); }, vs, 9);
+    for (int i = 0; i < 200; ++i) cr_assert_eq(sums[i], long(i) * i);
+
+    std::vector<std::tuple<std::string, int>> reps;
+    for (int i = 0; i < 100; ++i) reps.emplace_back(std::string(1, char('a' + i % 26)), i % 20);
+    auto joined = pool.starmap([](std::string s, int n) {
+        std::string o;
+        for (int r = 0; r < n; ++r) o += s;
+        return std::tuple{o, n};
+    }, reps, 3);
+    for (int i = 0; i < 100; ++i) {
+        cr_assert_eq(std::get<0>(joined[i]), std::string(std::size_t(i % 20), char('a' + i % 26)));
+        cr_assert_eq(std::get<1>(joined[i]), i % 20);
+    }
+
+    std::vector<point> pts{{"a", 1, 2}, {"bee", 3, 4}, {std::string(100, 'c'), -1, 0.5}};
+    auto moved = pool.map([](point p) { return point{p.name + "'", p.x + 1, p.y * 2}; }, pts);
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+        cr_assert_eq(moved[i].name, pts[i].name + "'");
+        cr_assert_eq(moved[i].x, pts[i].x + 1);
+        cr_assert_eq(moved[i].y, pts[i].y * 2);
+    }
+
+    auto prod = pool.submit([](int a, double b, std::string c) { return c + std::to_string(int(a * b)); }, 3, 2.5,
+                            std::string("n="));
+    cr_assert_eq(prod.get(), "n=7");
+    auto nothing = pool.submit([](int) {}, 1);
+    nothing.get();
+    cr_assert_eq(pool.apply([](std::pair<int, int> p) { return p.first - p.second; }, std::make_tuple(std::pair{9, 4})), 5);
+}
+
+Test(fork_pool, typed_items_that_throw_fail_only_their_position) {
+    fork_pool pool(2);
+    std::vector<int> in(1000);
+    std::iota(in.begin(), in.end(), 0);
+    auto f = [](int x) {
+        if (x % 97 == 0) throw std::invalid_argument("multiple of 97: " + std::to_string(x));
+        return x + 1;
+    };
+    for (std::size_t chunk : {std::size_t(1), std::size_t(50)}) {
+        auto r = pool.imap(f, in, chunk);
+        int i = 0, failed = 0;
+        for (auto it = r.begin(); it != r.end(); ++it, ++i) {
+            if (i % 97 == 0) {
+                cr_assert_throw(*it, remote_error);
+                try {
+                    *it;
+                } catch (const remote_error& e) {
+                    std::string want = "multiple of 97: " + std::to_string(i);
+                    cr_assert_eq(std::string(e.what()), want);
+                }
+                ++failed;
+            } else {
+                cr_assert_eq(*it, i + 1);
+            }
+        }
+        cr_assert_eq(i, 1000);
+        cr_assert_eq(failed, 11);
+    }
+    cr_assert_throw(pool.map(f, in), remote_error);
+    cr_assert_throw(pool.apply_async("bytes"), std::logic_error);  // no byte-string function
+}
+
+Test(fork_pool, typed_pools_leave_no_child_and_no_fd) {
+    cr_assert(no_children());
+    int before = count_fds();
+    for (int round = 0; round < 10; ++round) {
+        {
+            fork_pool pool(2, {.maxtasksperchild = unsigned(1 + round % 3)});
+            std::vector<int> in(300, round);
+            auto m = pool.map([](int x) { return x * 2; }, in, 7);
+            for (int v : m) cr_assert_eq(v, round * 2);
+            auto dead = pool.submit([](int sig) { ::raise(sig); }, int(SIGKILL));
+            cr_assert_throw(dead.get(), worker_died);
+            auto r = pool.imap([](int x) { return x; }, in, 1);  // abandoned after one item
+            cr_assert_eq(*r.begin(), round);
+            if (round % 2) {
+                pool.close();
+                pool.join();
+            }
+        }
+        cr_assert(no_children(), "round %d left a child", round);
+        cr_assert_eq(count_fds(), before, "round %d leaked an fd", round);
+    }
+}
+
+// ---------------------------------------------------------------- callbacks, as_completed, wait (issue 12)
+
+namespace {
+// Counts events from any thread; the test waits for a number of them.
+struct counter {
+    std::mutex m;
+    std::condition_variable cv;
+    int n = 0;
+    void add() {
+        {
+            std::lock_guard lk(m);
+            ++n;
+        }
+        cv.notify_all();
+    }
+    bool wait_for(int want) {  // a generous bound: only a hang fails
+        std::unique_lock lk(m);
+        return cv.wait_for(lk, std::chrono::seconds(60), [&] { return n >= want; });
+    }
+    int get() {
+        std::lock_guard lk(m);
+        return n;
+    }
+};
+}  // namespace
+
+Test(fork_pool, apply_async_calls_callback_or_error_callback_exactly_once) {
+    fork_pool pool(2);
+    const int n = int(400 / scale);
+    counter ok, bad;
+    std::vector<std::atomic<int>> seen(n);
+    std::vector<future<int>> fs;
+    for (int i = 0; i < n; ++i)
+        fs.push_back(pool.apply_async(
+            [](int x) {
+                if (x % 5 == 0) throw std::runtime_error("five");
+                return x;
+            },
+            std::tuple{i},
+            [&](const int& v) {
+                seen[v].fetch_add(1);
+                ok.add();
+            },
+            [&, i](std::exception_ptr e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const remote_error& x) {
+                    if (std::string(x.what()) == "five") seen[i].fetch_add(1);
+                }
+                bad.add();
+            }));
+    cr_assert(ok.wait_for(n - (n + 4) / 5));
+    cr_assert(bad.wait_for((n + 4) / 5));
+    for (auto& f : fs) f.wait();
+    for (int i = 0; i < n; ++i) cr_assert_eq(seen[i].load(), 1, "item %d: %d callbacks", i, seen[i].load());
+    cr_assert_eq(ok.get() + bad.get(), n);
+}
+
+Test(fork_pool, map_async_gives_every_result_in_order_or_the_first_error) {
+    fork_pool pool(2);
+    for (int round = 0; round < 20; ++round) {
+        std::vector<int> in(std::size_t(50 * round + 1));
+        std::iota(in.begin(), in.end(), round);
+        counter called;
+        std::size_t got_size = 0;
+        auto f = pool.map_async([](int x) { return 2 * x; }, in, std::size_t(round % 7),
+                                [&](const std::vector<int>& v) {
+                                    got_size = v.size();
+                                    called.add();
+                                });
+        const auto& v = f.get();
+        cr_assert_eq(v.size(), in.size());
+        for (std::size_t i = 0; i < in.size(); ++i) cr_assert_eq(v[i], 2 * in[i]);
+        cr_assert(called.wait_for(1));
+        cr_assert_eq(called.get(), 1);
+        cr_assert_eq(got_size, in.size());
+        // items 10 and 30 fail: the first in input order is the one reported
+        auto e = pool.starmap_async([](int x, int fail) {
+            if (fail) throw std::runtime_error("item " + std::to_string(x));
+            return x;
+        }, std::vector<std::pair<int, int>>{{0, 0}, {30, 1}, {10, 1}, {5, 0}}, std::size_t(1 + round % 3));
+        try {
+            e.get();
+            cr_assert_fail("no exception");
+        } catch (const remote_error& x) {
+            cr_assert_eq(std::string(x.what()), "item 30");
+        }
+    }
+    auto none = pool.map_async([](int x) { return x; }, std::vector<int>{});
+    cr_assert(none.get().empty());
+}
+
+Test(thread_pool, starmap_and_map_async) {
+    thread_pool pool(2);
+    std::vector<std::tuple<int, int>> in;
+    for (int i = 0; i < 1000; ++i) in.emplace_back(i, i + 1);
+    auto sums = pool.starmap([](int a, int b) { return a + b; }, in, 13);
+    for (int i = 0; i < 1000; ++i) cr_assert_eq(sums[i], 2 * i + 1);
+    std::vector<int> xs(1000);
+    std::iota(xs.begin(), xs.end(), 0);
+    counter err;
+    auto f = pool.map_async(
+        [](int x) {
+            if (x == 500 || x == 700) throw std::out_of_range(std::to_string(x));
+            return x;
+        },
+        xs, 0, nullptr, [&](std::exception_ptr) { err.add(); });
+    try {
+        f.get();
+        cr_assert_fail("no exception");
+    } catch (const std::out_of_range& e) {
+        cr_assert_eq(std::string(e.what()), "500");
+    }
+    cr_assert(err.wait_for(1));
+    cr_assert_eq(err.get(), 1);
+    auto g = pool.map_async([](int x) { return x * 3; }, xs);
+    for (int i = 0; i < 1000; ++i) cr_assert_eq(g.get()[i], 3 * i);
+}
+
+Test(thread_pool, submit_takes_move_only_callables_and_arguments) {
+    thread_pool pool(2);
+    const int n = int(10000 / scale);
+    std::vector<future<std::unique_ptr<int>>> fs;
+    for (int i = 0; i < n; ++i) {
+        auto boxed = std::make_unique<int>(i);
+        auto owner = [k = std::make_unique<int>(2)](std::unique_ptr<int> p, std::unique_ptr<int> q) {
+            return std::make_unique<int>(*p * *k + *q);
+        };
+        fs.push_back(pool.submit(std::move(owner), std::move(boxed), std::make_unique<int>(1)));
+    }
+    for (int i = 0; i < n; ++i) cr_assert_eq(*fs[i].take(), 2 * i + 1);
+    std::promise<int> p;  // a move-only argument of a standard type
+    auto f = pool.submit([](std::promise<int> pr) { pr.set_value(7); }, std::move(p));
+    f.get();
+}
+
+// Promises finished in a random order, round after round: as_completed
+// yields each future once, in the order they finished (those done before
+// the call first).
+Test(futures, as_completed_yields_each_future_once_in_finishing_order) {
+    std::mt19937 rng(12);
+    thread_pool helper(2);
+    for (int round = 0; round < 200; ++round) {
+        std::size_t n = 1 + round % 17;
+        std::vector<promise<int>> ps(n);
+        std::vector<future<int>> fs;
+        for (auto& p : ps) fs.push_back(p.get_future());
+        std::vector<std::size_t> order(n);
+        std::iota(order.begin(), order.end(), 0);
+        std::shuffle(order.begin(), order.end(), rng);
+        std::size_t early = round % 3;  // some are done before as_completed is called
+        for (std::size_t k = 0; k < std::min(early, n); ++k) ps[order[k]].set_value(int(order[k]));
+        as_completed<int> ac(fs);
+        auto setter = helper.submit([&] {
+            for (std::size_t k = std::min(early, n); k < n; ++k) ps[order[k]].set_value(int(order[k]));
+        });
+        std::vector<std::size_t> got;
+        for (const future<int>& f : ac) got.push_back(std::size_t(f.get()));
+        setter.get();
+        // those done before the call come first, in the order of fs
+        std::sort(order.begin(), order.begin() + std::ptrdiff_t(std::min(early, n)));
+        cr_assert(got == order, "round %d: not the finishing order", round);
+    }
+}
+
+Test(futures, as_completed_over_pool_futures_and_its_timeout) {
+    fork_pool pool(2);
+    thread_pool threads(2);
+    std::vector<future<int>> fs;
+    for (int i = 0; i < 100; ++i) fs.push_back(pool.submit([](int x) { return x; }, i));
+    std::vector<int> got;
+    for (auto& f : as_completed(fs, std::chrono::minutes(1))) got.push_back(f.get());
+    std::sort(got.begin(), got.end());
+    for (int i = 0; i < 100; ++i) cr_assert_eq(got[i], i);
+
+    promise<int> never;
+    std::vector<future<int>> mixed{threads.submit([] { return 1; }), never.get_future(),
+                                   threads.submit([] { return 2; })};
+    int yielded = 0;
+    bool timed_out = false;
+    try {
+        for (auto& f : as_completed(mixed, std::chrono::milliseconds(50))) yielded += f.get();
+    } catch (const timeout_error&) {
+        timed_out = true;
+    }
+    cr_assert(timed_out);
+    cr_assert_eq(yielded, 3);  // both done futures came first
+    never.set_value(0);
+}
+
+Test(futures, wait_returns_done_and_not_done_by_policy) {
+    thread_pool threads(2);
+    for (int round = 0; round < 50; ++round) {
+        promise<int> a, b, c;
+        std::vector<future<int>> fs{a.get_future(), b.get_future(), c.get_future()};
+        auto r0 = wait(fs, wait_policy::all_completed, std::chrono::milliseconds(1));
+        cr_assert_eq(r0.done.size(), 0u);  // a timeout is not an error
+        cr_assert_eq(r0.not_done.size(), 3u);
+        auto setter = threads.submit([&] { b.set_value(2); });
+        auto r1 = wait(fs, wait_policy::first_completed);
+        cr_assert_geq(r1.done.size(), 1u);
+        cr_assert(r1.done.front() == fs[1]);
+        setter.get();
+        auto thrower = threads.submit([&] { c.set_exception(std::make_exception_ptr(std::runtime_error("c"))); });
+        auto r2 = wait(fs, wait_policy::first_exception);
+        cr_assert_eq(r2.done.size(), 2u);
+        cr_assert(r2.done[0] == fs[1] && r2.done[1] == fs[2]);
+        cr_assert_eq(r2.not_done.size(), 1u);
+        cr_assert(r2.not_done[0] == fs[0]);
+        thrower.get();
+        auto last = threads.submit([&] { a.set_value(1); });
+        auto r3 = wait(fs);
+        cr_assert_eq(r3.done.size(), 3u);
+        cr_assert_eq(r3.not_done.size(), 0u);
+        last.get();
+    }
+    std::vector<future<int>> none;
+    cr_assert_eq(wait(none, wait_policy::first_completed).done.size(), 0u);
+}

@@ -19,16 +19,11 @@
 #include <utility>
 #include <vector>
 
+#include "conc/detail/wait_policy.hpp"
 #include "conc/loop.hpp"
 #include "conc/task.hpp"
 
 namespace conc {
-
-struct timeout_error : std::exception {
-    const char* what() const noexcept override { return "timed out"; }
-};
-
-enum class wait_policy { all_completed, first_completed, first_exception };
 
 template <class T>
 struct wait_result {

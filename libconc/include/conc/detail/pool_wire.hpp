@@ -5,10 +5,16 @@
 // Every frame is a u64 payload length, then the payload.  Integers are in the
 // host's byte order: both ends are the same program on the same machine.
 //
-//     request payload:  u32 count, then count x (u32 length, bytes)
+//     request payload:  u32 count, u64 call, u32 fn size, fn bytes,
+//                       then count x (u32 length, bytes)
 //     reply payload:    count x (u8 ok, u32 length, bytes)
 //
-// A reply item with ok == 0 carries the what() of the exception fn threw.
+// call 0 runs the pool's own function on each item's bytes.  Otherwise it
+// is the address of a worker_call of this program (the same in a forked
+// child), which gets the fn bytes (a trivially copyable callable, copied),
+// one item's bytes (its argument, as codec<T> encodes it), and appends its
+// result's encoding to the reply.  A reply item with ok == 0 carries the
+// what() of the exception the call threw.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +25,7 @@
 namespace conc::detail {
 
 inline constexpr std::size_t wire_length_size = 8;                      // u64 payload length
-inline constexpr std::size_t wire_request_header = wire_length_size + 4;  // and u32 count
+inline constexpr std::size_t wire_request_header = wire_length_size + 4 + 8 + 4;  // and count, call, fn size
 inline constexpr std::size_t wire_item_header = 4;                      // u32 length
 inline constexpr std::size_t wire_result_header = 5;                    // u8 ok, u32 length
 
@@ -60,6 +66,17 @@ inline void copy_bytes(char* d, const char* s, std::size_t n) noexcept {
     }
 }
 
+// A typed call in the worker: fn's bytes, one item's bytes; sets out to the
+// result's encoding (out is the worker's, reused from item to item).
+using worker_call = void (*)(const char* fn, std::string_view item, std::string& out);
+
+// Fills in the call fields of a request frame (call 0: the pool's function;
+// fn_size bytes of the callable follow the header).
+inline void wire_put_call(char* frame, worker_call call, std::uint32_t fn_size) noexcept {
+    wire_store(frame + wire_length_size + 4, std::uint64_t(reinterpret_cast<std::uintptr_t>(call)));
+    wire_store(frame + wire_length_size + 12, fn_size);
+}
+
 // Fills in the header of a request frame of `size` bytes in total.
 inline void wire_finish_request(char* frame, std::size_t size, std::uint32_t count) noexcept {
     wire_store(frame, std::uint64_t(size - wire_length_size));
@@ -76,6 +93,7 @@ inline char* wire_put_item(char* d, std::string_view v) noexcept {
 // A whole request frame of one item.
 inline std::string wire_request(std::string_view item) {
     std::string f(wire_request_header + wire_item_header + item.size(), '\0');
+    wire_put_call(f.data(), nullptr, 0);
     wire_put_item(f.data() + wire_request_header, item);
     wire_finish_request(f.data(), f.size(), 1);
     return f;
