@@ -407,14 +407,16 @@ void command_template::finish() {
             base_cost_ += own;
         }
     }
-    if (context_) {
+    if (!has_replacement_) {   // appended: an argument a value
+        fixed_per_value_ = sizeof(char*);
+        parts_per_value_ = 1;
+    } else if (context_) {
         fixed_per_value_ = context_fixed;
         parts_per_value_ = context_parts + positional;
     } else {
-        // Each value of {} is an argument of its own; appended values too.
-        std::size_t per = has_replacement_ ? whole : 1;
-        fixed_per_value_ = per * sizeof(char*);
-        parts_per_value_ = per + positional;
+        // Each value of {} is an argument of its own.
+        fixed_per_value_ = whole * sizeof(char*);
+        parts_per_value_ = whole + positional;
     }
 }
 

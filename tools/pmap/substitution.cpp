@@ -131,7 +131,11 @@ substitution::substitution(std::string_view expr) {
 substitution substitution::of(std::string re, std::string fmt, bool global) {
     substitution s;
     step st;
-    st.re = std::regex(re, std::regex::ECMAScript);
+    try {
+        st.re = std::regex(re, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+        outside(re, "is a regex std::regex cannot read");
+    }
     st.fmt = std::move(fmt);
     st.global = global;
     s.statements_.push_back({std::move(st)});
