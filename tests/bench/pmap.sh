@@ -170,6 +170,22 @@ check="wc -c | grep -qx $((1001 * 131072))"
 [ $have_parallel = 1 ] && tool "parallel -j2 -k" "$SLOW_RUNS" "rm -f $tmp/last; seq 1001 | parallel -j2 -k $slow | $check"
 run_scenario
 
+# Packing: -N 100 beside xargs -n 100, and -X (as many as fit) beside xargs's own filling.
+S5="seq 100000, -N 100"
+scenario "$S5" 1000
+[ $have_pmap = 1 ] && tool "pmap -N 100" "$RUNS" "seq 100000 | $PMAP -j2 -N 100 true"
+tool "xargs -P2 -n 100" "$RUNS" "seq 100000 | xargs -P2 -n 100 true" "<=0.80"
+[ $have_parallel = 1 ] && tool "parallel -j2 -N100" "$SLOW_RUNS" "seq 100000 | parallel -j2 -N100 true" "<=0.20"
+run_scenario
+
+S6="seq 100000, -X (as many as fit)"
+scenario "$S6" 1
+[ $have_pmap = 1 ] && tool "pmap -X" "$RUNS" "seq 100000 | $PMAP -j2 -X echo 'x{}' | wc -l | grep -qx '[1-9][0-9]*'"
+[ $have_pmap = 1 ] && tool "pmap -m" "$RUNS" "seq 100000 | $PMAP -j2 -m true"
+tool "xargs -P2 (fills)" "$RUNS" "seq 100000 | xargs -P2 true"
+[ $have_parallel = 1 ] && tool "parallel -j2 -X" "$SLOW_RUNS" "seq 100000 | parallel -j2 -X echo 'x{}' | wc -l | grep -qx '[1-9][0-9]*'" "<=0.20"
+run_scenario
+
 # --- the table -------------------------------------------------------------
 
 declare -A MED
@@ -182,6 +198,8 @@ pmap_ref() {
         "$S2") echo "$1|pmap (grouped)" ;;
         "$S3") echo "$1|pmap -n 1000" ;;
         "$S4") echo "$1|pmap -k" ;;
+        "$S5") echo "$1|pmap -N 100" ;;
+        "$S6") echo "$1|pmap -X" ;;
     esac
 }
 
@@ -233,5 +251,7 @@ cat <<'EOF'
 pmap/this: pmap's median wall over this tool's (below 1: pmap is faster); for
 "pmap -k" in the first scenario, pmap -k's wall over plain pmap's.  Goals: pmap
 <= 0.80x xargs, <= 0.20x GNU parallel, <= 1.25x the spawn floor, -k <= 1.05x;
-grouped 64 KiB output >= 3x faster than GNU parallel; RSS bounds as shown.
+grouped 64 KiB output >= 3x faster than GNU parallel; RSS bounds as shown;
+-N 100 <= 0.80x xargs -n 100 and <= 0.20x GNU parallel -N100; -X <= 0.20x GNU
+parallel -X ("jobs/s" of the -X rows counts one job: they pack ARG_MAX).
 EOF
