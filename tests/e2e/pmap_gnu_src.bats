@@ -222,6 +222,12 @@ setup() {
     [ "$output" -gt 1 ]   # more than one job: 3.7 MB does not fit one argv
 }
 
+@test "-s -X packs into one script argument (at most 128 KiB), every item once" {
+    seq 1 40000 | sed 's/$/-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/' >long
+    run bash -c "pmap -j2 -s -X 'printf \"%s\\n\" x{}' <long | sed 's/^x//' | sort | cmp - <(sort long)"
+    assert_success
+}
+
 @test "-m counts the environment: a large one means smaller jobs, still no E2BIG" {
     seq 1 40000 | sed 's/$/-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/' >long
     big=$(head -c 100000 /dev/zero | tr '\0' e)

@@ -91,7 +91,8 @@ item_source::item_source(conc::loop& lp, const config& cfg, const command_templa
         // PARALLEL_SEQ=, PARALLEL_JOBSLOT= and the like that each job gets.
         room_ = argv_room(256);
         if (cfg.max_chars) room_ = std::min(room_, cfg.max_chars);
-        if (tmpl.shell()) room_ = std::min(room_, max_arg_strlen - 1 + tmpl.base_cost());   // the script is one argument
+        // The script is one argument; its cost counts its text and more.
+        if (tmpl.shell()) room_ = std::min(room_, max_arg_strlen - 1);
     }
     std::vector<input_source> given = cfg.sources;
     if (given.empty()) given.push_back(input_source{true, {}, "-", false});
