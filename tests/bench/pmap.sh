@@ -15,6 +15,8 @@
 # PMAP_BENCH_FULL=1 adds GNU parallel to the 2,000,000-item scenario (~100 s);
 # PMAP_BASELINE=/path/to/an/older/pmap adds its rows beside pmap's in the
 # first and third scenarios: a before-and-after measured in the same run.
+# PMAP_BENCH_ONLY=REGEX runs only the scenarios whose names match it, and
+# PMAP_BENCH_ITEMS=N sets the first scenario's item count (default 5000).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +26,8 @@ RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-2}
 FULL=${PMAP_BENCH_FULL:-0}
 BASELINE=${PMAP_BASELINE:-}
+ONLY=${PMAP_BENCH_ONLY:-}
+N1=${PMAP_BENCH_ITEMS:-5000}
 PMAP=$CONC_BIN/pmap
 FLOOR=$BUILD/bench/spawn_floor
 TIME=/usr/bin/time
@@ -99,8 +103,11 @@ scenario() {
     SCEN=$1
     SCEN_JOBS=$2
     T_NAME=() T_RUNS=() T_CMD=()
+    SKIP=0
+    if [ -n "$ONLY" ] && ! [[ $SCEN =~ $ONLY ]]; then SKIP=1; fi
 }
 tool() {
+    [ "$SKIP" = 1 ] && return 0
     local name=$1 runs=$2 cmd=$3 goal=${4:-}
     T_NAME+=("$name") T_RUNS+=("$runs") T_CMD+=("$cmd")
     ROWS+=("$SCEN|$name")
@@ -108,6 +115,7 @@ tool() {
     GOAL["$SCEN|$name"]=$goal
 }
 run_scenario() {
+    [ "$SKIP" = 1 ] && return 0
     local max=0 r i
     for r in "${T_RUNS[@]}"; do [ "$r" -gt "$max" ] && max=$r; done
     echo "== $SCEN (${#T_NAME[@]} tools, up to $max runs each)" >&2
@@ -125,16 +133,16 @@ median() {
 
 # --- scenarios -------------------------------------------------------------
 
-S1="5000 x /bin/true -j2"
-scenario "$S1" 5000
-[ $have_pmap = 1 ] && tool "pmap" "$RUNS" "seq 5000 | $PMAP -j2 /bin/true"
-[ -n "$BASELINE" ] && tool "pmap (baseline)" "$RUNS" "seq 5000 | $BASELINE -j2 /bin/true"
-[ $have_pmap = 1 ] && tool "pmap -k" "$RUNS" "seq 5000 | $PMAP -j2 -k /bin/true" "k<=1.05"
-[ $have_pmap = 1 ] && tool "pmap -u (raw, like xargs)" "$RUNS" "seq 5000 | $PMAP -j2 -u /bin/true"
-tool "xargs -P2 -n1" "$RUNS" "seq 5000 | xargs -P2 -n1 /bin/true" "<=0.80"
-[ $have_parallel = 1 ] && tool "parallel -j2" "$SLOW_RUNS" "seq 5000 | parallel -j2 /bin/true" "<=0.20"
-[ $have_floor = 1 ] && tool "spawn_floor" "$RUNS" "$FLOOR 2 5000 /bin/true" "<=1.25"
-[ $have_python = 1 ] && tool "python Pool(2).imap" "$SLOW_RUNS" "seq 5000 | python3 $tmp/pool_imap.py /bin/true"
+S1="$N1 x /bin/true -j2"
+scenario "$S1" "$N1"
+[ $have_pmap = 1 ] && tool "pmap" "$RUNS" "seq $N1 | $PMAP -j2 /bin/true"
+[ -n "$BASELINE" ] && tool "pmap (baseline)" "$RUNS" "seq $N1 | $BASELINE -j2 /bin/true"
+[ $have_pmap = 1 ] && tool "pmap -k" "$RUNS" "seq $N1 | $PMAP -j2 -k /bin/true" "k<=1.05"
+[ $have_pmap = 1 ] && tool "pmap -u (raw, like xargs)" "$RUNS" "seq $N1 | $PMAP -j2 -u /bin/true"
+tool "xargs -P2 -n1" "$RUNS" "seq $N1 | xargs -P2 -n1 /bin/true" "<=0.80"
+[ $have_parallel = 1 ] && tool "parallel -j2" "$SLOW_RUNS" "seq $N1 | parallel -j2 /bin/true" "<=0.20"
+[ $have_floor = 1 ] && tool "spawn_floor" "$RUNS" "$FLOOR 2 $N1 /bin/true" "<=1.25"
+[ $have_python = 1 ] && tool "python Pool(2).imap" "$SLOW_RUNS" "seq $N1 | python3 $tmp/pool_imap.py /bin/true"
 run_scenario
 
 S2="2000 jobs x 64 KiB out"
@@ -170,9 +178,26 @@ check="wc -c | grep -qx $((1001 * 131072))"
 [ $have_parallel = 1 ] && tool "parallel -j2 -k" "$SLOW_RUNS" "rm -f $tmp/last; seq 1001 | parallel -j2 -k $slow | $check"
 run_scenario
 
+# Packing: -N 100 beside xargs -n 100, and -X (as many as fit) beside xargs's own filling.
+S5="seq 100000, -N 100"
+scenario "$S5" 1000
+[ $have_pmap = 1 ] && tool "pmap -N 100" "$RUNS" "seq 100000 | $PMAP -j2 -N 100 true"
+tool "xargs -P2 -n 100" "$RUNS" "seq 100000 | xargs -P2 -n 100 true" "<=0.80"
+[ $have_parallel = 1 ] && tool "parallel -j2 -N100" "$SLOW_RUNS" "seq 100000 | parallel -j2 -N100 true" "<=0.20"
+run_scenario
+
+S6="seq 100000, -X (as many as fit)"
+scenario "$S6" 1
+[ $have_pmap = 1 ] && tool "pmap -X" "$RUNS" "seq 100000 | $PMAP -j2 -X echo 'x{}' | wc -l | grep -qx '[1-9][0-9]*'"
+[ $have_pmap = 1 ] && tool "pmap -m" "$RUNS" "seq 100000 | $PMAP -j2 -m true"
+tool "xargs -P2 (fills)" "$RUNS" "seq 100000 | xargs -P2 true"
+[ $have_parallel = 1 ] && tool "parallel -j2 -X" "$SLOW_RUNS" "seq 100000 | parallel -j2 -X echo 'x{}' | wc -l | grep -qx '[1-9][0-9]*'" "<=0.20"
+run_scenario
+
 # --- the table -------------------------------------------------------------
 
 declare -A MED
+[ ${#ROWS[@]} -gt 0 ] || { echo "no scenario matches PMAP_BENCH_ONLY='$ONLY'" >&2; exit 2; }
 for key in "${ROWS[@]}"; do MED[$key]=$(printf '%s' "${WALLS[$key]:-}" | median); done
 
 # The pmap row a scenario's ratios are taken against.
@@ -182,6 +207,8 @@ pmap_ref() {
         "$S2") echo "$1|pmap (grouped)" ;;
         "$S3") echo "$1|pmap -n 1000" ;;
         "$S4") echo "$1|pmap -k" ;;
+        "$S5") echo "$1|pmap -N 100" ;;
+        "$S6") echo "$1|pmap -X" ;;
     esac
 }
 
@@ -233,5 +260,7 @@ cat <<'EOF'
 pmap/this: pmap's median wall over this tool's (below 1: pmap is faster); for
 "pmap -k" in the first scenario, pmap -k's wall over plain pmap's.  Goals: pmap
 <= 0.80x xargs, <= 0.20x GNU parallel, <= 1.25x the spawn floor, -k <= 1.05x;
-grouped 64 KiB output >= 3x faster than GNU parallel; RSS bounds as shown.
+grouped 64 KiB output >= 3x faster than GNU parallel; RSS bounds as shown;
+-N 100 <= 0.80x xargs -n 100 and <= 0.20x GNU parallel -N100; -X <= 0.20x GNU
+parallel -X ("jobs/s" of the -X rows counts one job: they pack ARG_MAX).
 EOF

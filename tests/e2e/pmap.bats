@@ -148,9 +148,10 @@ gone() {
 }
 
 @test "pmap --colsep splits each record into columns {1} {2}" {
+    # GNU parallel: {} is every column, one argument each (was the whole record before issue 13).
     run bash -c "printf 'a,b\nc,d,e\n' | pmap -k --colsep , echo '{2}' '{1}' '[{3}]' '{}'"
     assert_success
-    assert_output $'b a [] a,b\nd c [e] c,d,e'
+    assert_output $'b a [] a b\nd c [e] c d e'
 }
 
 @test "pmap -s runs the command as one sh -c script" {
@@ -171,8 +172,9 @@ gone() {
     assert_output $'2 a b|c\n1 d|'
 }
 
-@test "pmap -n repeats a word with a replacement inside it once per item" {
-    run pmap -k -n 2 echo 'x{}' ::: a b c
+@test "pmap -X repeats a word with a replacement inside it once per item" {
+    # GNU parallel: -n alone splits {} ("xa b"); repeating the word is -X (changed in issue 13).
+    run pmap -k -N 2 -X echo 'x{}' ::: a b c
     assert_success
     assert_output $'xa xb\nxc'
 }

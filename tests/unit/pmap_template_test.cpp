@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../tools/pmap/command_template.hpp"
+#include "../../tools/pmap/input.hpp"
 #include "command_line.hpp"
 #include "conc/fd.hpp"
 
@@ -23,9 +24,10 @@ extern char** environ;
 
 namespace {
 
-strings expand1(const command_template& t, std::string_view item, std::size_t seq = 1, unsigned slot = 1) {
+strings expand1(const command_template& t, std::string_view item, std::size_t seq = 1, unsigned slot = 1,
+                std::size_t total = 0) {
     std::string_view items[] = {item};
-    return t.expand(items, seq, slot);
+    return t.expand(items, seq, slot, total);
 }
 
 strings expandn(const command_template& t, std::vector<std::string_view> items, std::size_t seq = 1,
@@ -75,10 +77,29 @@ template_options replace_opts(std::string r) {
     o.replace = std::move(r);
     return o;
 }
-template_options colsep_opts(std::string sep) {
+template_options context_opts() {
     template_options o;
-    o.colsep = std::move(sep);
+    o.context = true;
     return o;
+}
+template_options plus_opts() {
+    template_options o;
+    o.plus = true;
+    return o;
+}
+template_options rpl_opts(std::string tag, std::string expr) {
+    template_options o;
+    o.rpl.emplace_back(std::move(tag), std::move(expr));
+    return o;
+}
+bool rejected(std::vector<std::string> args, template_options o, std::string* why = nullptr) {
+    try {
+        command_template t(std::move(args), std::move(o));
+    } catch (const std::invalid_argument& e) {
+        if (why) *why = e.what();
+        return true;
+    }
+    return false;
 }
 
 }  // namespace
@@ -142,8 +163,9 @@ Test(template, dash_I_changes_the_item_string_and_keeps_derived_forms) {
 }
 
 Test(template, unknown_braces_stay_literal) {
+    // GNU parallel: {1} is value 1 even with one source (changed from literal for GNU compatibility).
     command_template t({"awk", "{print $1}", "{1}", "{x}", "{", "}", "{{}}"});
-    assert_argv(expand1(t, "i"), {"awk", "{print $1}", "{1}", "{x}", "{", "}", "{i}"});
+    assert_argv(expand1(t, "i"), {"awk", "{print $1}", "i", "{x}", "{", "}", "{i}"});
 }
 
 Test(template, several_items_standalone_brace_gives_one_argument_each) {
@@ -151,9 +173,17 @@ Test(template, several_items_standalone_brace_gives_one_argument_each) {
     assert_argv(expandn(t, {"a", "b c", "d"}), {"echo", "a", "b c", "d"});
 }
 
-Test(template, several_items_context_replace_repeats_the_word) {
+Test(template, several_values_split_a_word_as_gnu_parallels_shell_does) {
+    // GNU parallel -n3 echo x{}y ::: a b c prints "xa b cy": the shell splits {}'s values.
     command_template t({"echo", "x{}y", "{#}", "-o", "{.}.z"});
-    assert_argv(expandn(t, {"1.a", "2.b"}, 3), {"echo", "x1.ay", "x2.by", "3", "-o", "1.z", "2.z"});
+    assert_argv(expandn(t, {"1.a", "2.b", "3"}, 3), {"echo", "x1.a", "2.b", "3y", "3", "-o", "1", "2", "3.z"});
+    cr_assert_eq(t.base_cost() > 0, true);
+}
+
+Test(template, context_replace_repeats_the_word_once_per_value) {
+    // GNU parallel -X echo x{}y z{.}w {#} ::: 1.a 2.b
+    command_template t({"echo", "x{}y", "{#}", "-o", "{.}.z", "[{2}]"}, context_opts());
+    assert_argv(expandn(t, {"1.a", "2.b"}, 3), {"echo", "x1.ay", "x2.by", "3", "-o", "1.z", "2.z", "[2.b]"});
 }
 
 Test(template, several_items_appended_when_no_replacement) {
@@ -161,63 +191,47 @@ Test(template, several_items_appended_when_no_replacement) {
     assert_argv(expandn(t, {"a", "b", "c"}), {"rm", "--", "a", "b", "c"});
 }
 
-Test(template, colsep_columns) {
-    command_template t({"echo", "{1}", "{2}", "{3}", "{}", "{2.}", "{1/}"}, colsep_opts(", "));
+Test(template, positional_values_and_their_derived_forms) {
+    // GNU parallel echo {1} {2} {3} {2.} {1/} {1//} {2/.} ::: d/a.x ::: b.y
+    command_template t({"echo", "{1}", "{2}", "{3}", "{2.}", "{1/}", "{1//}", "{2/.}", "{}"});
     cr_assert(t.uses_item());
-    assert_argv(expand1(t, "d/a.x, b.y"), {"echo", "d/a.x", "b.y", "", "d/a.x, b.y", "b", "a.x"});
+    assert_argv(expandn(t, {"d/a.x", "b.y"}), {"echo", "d/a.x", "b.y", "", "b", "a.x", "d", "b", "d/a.x", "b.y"});
+    command_template regex({"grep", "-E", "a{2}"});   // GNU parallel too: {2} is value 2
+    assert_argv(expand1(regex, "f"), {"grep", "-E", "a"});
 }
 
-Test(template, colsep_is_a_literal_string_not_a_regex) {
-    command_template t({"{2}"}, colsep_opts(".*"));
-    assert_argv(expand1(t, "a.*b.c"), {"b.c"});
-    cr_assert_eq(record_column("a..b", ".", 2), "");
-    cr_assert_eq(record_column("a..b", ".", 3), "b");
-    cr_assert_eq(record_column("a", ".", 9), "");
+Test(template, split_record_cuts_at_a_literal_separator_and_trims) {
+    std::vector<std::string> v;
+    split_record("a.*b.c", ".*", trim_mode::none, v);
+    assert_argv(v, {"a", "b.c"});
+    v.clear();
+    split_record(" a b ,\t c\t, ", ",", trim_mode::both, v);
+    assert_argv(v, {"a b", "c", ""});
+    v.clear();
+    split_record("  x  ", "", trim_mode::left, v);
+    split_record("  x  ", "", trim_mode::right, v);
+    split_record("  x  ", "", trim_mode::none, v);
+    assert_argv(v, {"x  ", "  x", "  x  "});
 }
 
-Test(template, colsep_escapes_mean_the_characters) {
-    // --colsep '\t' is a tab, not a backslash and a t (defect 7).
-    command_template tab({"echo", "{2}"}, colsep_opts("\\t"));
-    assert_argv(expand1(tab, "a\tb\\tc"), {"echo", "b\\tc"});
-    command_template backslash({"echo", "{2}"}, colsep_opts("\\\\"));
-    assert_argv(expand1(backslash, "a\\b"), {"echo", "b"});
-    command_template newline({"echo", "{1}", "{2}"}, colsep_opts("\\n"));
-    assert_argv(expand1(newline, "a\nb"), {"echo", "a", "b"});
-    command_template literal_tab({"echo", "{2}"}, colsep_opts("\t"));
-    assert_argv(expand1(literal_tab, "a\tb"), {"echo", "b"});
+Test(template, plus_strings_match_gnu_parallel) {
+    // parallel --plus echo {+/} {+.} {..} {...} {/..} {/...} {+..} {+...} ::: dir/sub/file.tar.gz
+    command_template t({"echo", "{+/}", "{+.}", "{..}", "{...}", "{/..}", "{/...}", "{+..}", "{+...}"}, plus_opts());
+    assert_argv(expand1(t, "dir/sub/file.tar.gz"),
+                {"echo", "dir/sub", "gz", "dir/sub/file", "dir/sub/file.tar.gz", "file", "file.tar.gz", "tar.gz", ""});
+    // parallel --plus echo {:2} {:1:3} {#2} {%.gz} {/z/Z} {//z/Z} {%%.*} {%.*} {/#d/D} {/%z/Z} {:-x} ::: dir/sub/file.tar.gz ''
+    command_template b({"echo", "{:2}", "{:1:3}", "{#2}", "{%.gz}", "{/z/Z}", "{//z/Z}", "{%%.*}", "{%.*}", "{/#d/D}",
+                        "{/%z/Z}", "{:-x}"},
+                       plus_opts());
+    assert_argv(expand1(b, "dir/sub/file.tar.gz"),
+                {"echo", "r/sub/file.tar.gz", "ir/", "dir/sub/file.tar.gz", "dir/sub/file.tar", "dir/sub/file.tar.gZ",
+                 "dir/sub/file.tar.gZ", "", "dir/sub/file.tar.gz", "Dir/sub/file.tar.gz", "dir/sub/file.tar.gZ",
+                 "dir/sub/file.tar.gz"});
+    assert_argv(expand1(b, ""), {"echo", "", "", "", "", "", "", "", "", "", "", "x"});
+    // Without --plus they stay literal.
+    command_template plain({"echo", "{+/}", "{:2}"});
+    assert_argv(expand1(plain, "a/b"), {"echo", "{+/}", "{:2}", "a/b"});
 }
-
-Test(template, colsep_trims_blanks_around_each_column) {
-    // GNU parallel: --colsep implies --trim rl.
-    command_template t({"echo", "[{1}]", "[{2}]", "[{3}]", "{}"}, colsep_opts(","));
-    assert_argv(expand1(t, " a b ,\t c\t, "), {"echo", "[a b]", "[c]", "[]", " a b ,\t c\t, "});
-    cr_assert_eq(trim_blanks(" \t x y\t "), "x y");
-    cr_assert_eq(trim_blanks(" \t"), "");
-}
-
-Test(template, colsep_without_replacement_gives_one_argument_per_column) {
-    // GNU parallel: printf 'a\tb\n' | parallel --colsep '\t' echo runs echo a b.
-    command_template t({"echo"}, colsep_opts("\\t"));
-    cr_assert_not(t.has_replacement());
-    assert_argv(expand1(t, "a\tb"), {"echo", "a", "b"});
-    assert_argv(expand1(t, " a \t\t b"), {"echo", "a", "", "b"});
-    assert_argv(expandn(t, {"a\tb", "c"}), {"echo", "a", "b", "c"});
-    command_template sh({"printf '[%s]'"}, [] {
-        template_options o = colsep_opts(",");
-        o.shell = true;
-        return o;
-    }());
-    auto argv = expand1(sh, "x y , it's");
-    assert_argv(argv, {"/bin/sh", "-c", "printf '[%s]' 'x y' 'it'\\''s'"});
-    cr_assert_eq(run(argv), "[x y][it's]");
-}
-
-Test(template, columns_need_colsep) {
-    command_template t({"grep", "-E", "a{2}"});
-    cr_assert_not(t.has_replacement());
-    assert_argv(expand1(t, "f"), {"grep", "-E", "a{2}", "f"});
-}
-
 Test(template, bad_templates_are_rejected) {
     bool threw = false;
     try {
@@ -229,13 +243,6 @@ Test(template, bad_templates_are_rejected) {
     threw = false;
     try {
         command_template t({"echo"}, replace_opts(""));
-    } catch (const std::invalid_argument&) {
-        threw = true;
-    }
-    cr_assert(threw);
-    threw = false;
-    try {
-        command_template t({"echo"}, colsep_opts(""));
     } catch (const std::invalid_argument&) {
         threw = true;
     }
@@ -266,7 +273,9 @@ Test(template, shell_mode_appends_quoted_items) {
 }
 
 Test(template, shell_mode_context_replace_repeats_the_word) {
-    command_template t({"printf '[%s]' pre{}post {#}"}, shell_opts());
+    template_options o = shell_opts();
+    o.context = true;
+    command_template t({"printf '[%s]' pre{}post {#}"}, o);
     auto argv = expandn(t, {"1 1", "2"}, 9);
     cr_assert_eq(run(argv), "[pre1 1post][pre2post][9]");
 }
@@ -330,4 +339,99 @@ Test(template, expand_is_cheap) {
     cr_assert_eq(total, 200000u * std::string("out/picture.png").size());
     // Generous: ~0.2 s at -O2; the bound only catches a quadratic mistake.
     cr_assert_lt(ms, 10000, "200000 expansions took %lld ms", static_cast<long long>(ms));
+}
+
+Test(template, user_tags_and_perl_free_expressions) {
+    // parallel --rpl '{x} s/a/b/' echo {x} {1x} ::: aaa
+    command_template t({"echo", "{x}", "{1x}", "<{x}>"}, rpl_opts("{x}", "s/a/b/"));
+    assert_argv(expand1(t, "aaa"), {"echo", "baa", "baa", "<baa>"});
+    command_template g({"echo", "{x}"}, rpl_opts("{x}", "s/a/b/g"));
+    assert_argv(expand1(g, "aaa"), {"echo", "bbb"});
+    // ':' as the delimiter, || as GNU parallel's {+/} uses it, ; in turn, $_= and the i flag
+    command_template alt({"echo", "{d}"}, rpl_opts("{d}", "s:/[^/]*$:: || s:.*$::; s/^/[/; s/$/]/"));
+    assert_argv(expand1(alt, "a/b/c"), {"echo", "[a/b]"});
+    assert_argv(expand1(alt, "c"), {"echo", "[]"});
+    command_template lit({"echo", "{l}"}, rpl_opts("{l}", "$_ = 'x$y'"));
+    assert_argv(expand1(lit, "v"), {"echo", "x$y"});
+    command_template ic({"echo", "{i}"}, rpl_opts("{i}", "s/(A)(b)/$2${1}\\$/gi"));
+    assert_argv(expand1(ic, "abAB"), {"echo", "ba$BA$"});
+    // a tag that is not {X}, as GNU parallel allows
+    command_template dots({"echo", "x..y"}, rpl_opts("..", "s/\\..*//"));
+    assert_argv(expand1(dots, "f.tar.gz"), {"echo", "xfy"});
+    // {= EXPR =} and {=N EXPR =}
+    command_template eq({"echo", "{= s/a/b/ =}", "{=2 s/^/-/ =}"});
+    assert_argv(expandn(eq, {"a", "c"}), {"echo", "b", "c", "-c"});
+}
+
+Test(template, perl_beyond_the_subset_is_refused_with_what_to_use) {
+    std::string why;
+    cr_assert(rejected({"echo", "{= $_ = uc($_) =}"}, {}, &why));
+    cr_assert(why.find("no Perl") != std::string::npos, "%s", why.c_str());
+    cr_assert(why.find("s/RE/REPL/") != std::string::npos, "%s", why.c_str());
+    cr_assert(rejected({"echo", "{x}"}, rpl_opts("{x}", "tr/a-z/A-Z/")));
+    cr_assert(rejected({"echo", "{x}"}, rpl_opts("{x}", "s/a/$foo/")));
+    cr_assert(rejected({"echo", "{x}"}, rpl_opts("{x}", "s/(/x/")));
+    cr_assert(rejected({"echo", "{x}"}, rpl_opts("{x}", "s/a/b/e")));
+    cr_assert(rejected({"echo", "{x}"}, rpl_opts("{x}", "s/a/b")));
+    cr_assert(rejected({"echo", "{x}"}, rpl_opts("", "s/a/b/")));
+    cr_assert(rejected({"echo", "{##*/}"}, plus_opts()));   // Perl reads ^* its own way; std::regex refuses it
+}
+
+Test(template, header_names_bind_to_positions) {
+    template_options o;
+    o.names = true;
+    command_template t({"echo", "{b}", "{a}", "{c}", "{a.}"}, o);
+    t.bind_names({"a", "b"});
+    assert_argv(expandn(t, {"x.1", "y"}), {"echo", "y", "x.1", "{c}", "{a.}"});
+    template_options off;
+    command_template lit({"echo", "{b}"}, off);
+    assert_argv(expand1(lit, "v"), {"echo", "{b}", "v"});
+}
+
+Test(template, total_and_padded_numbers) {
+    template_options o = plus_opts();
+    o.slots = 12;
+    command_template t({"echo", "{##}", "{0#}", "{0%}"}, o);
+    cr_assert(t.uses_total());
+    assert_argv(expand1(t, "v", 7, 3, 150), {"echo", "150", "007", "03"});
+    command_template plain({"echo", "{#}"});
+    cr_assert_not(plain.uses_total());
+}
+
+// Packing trusts base_cost() + value_cost(): they must never be below what
+// expand() really builds (strings, NULs and pointers), in every mode.
+Test(template, packing_costs_are_never_below_the_real_argv) {
+    std::vector<std::string> pool = {"a", "", "some/dir/file.tar.gz", "it's \"q\"", std::string(300, 'x'), "$(x) ;"};
+    std::vector<std::vector<std::string>> templates = {
+        {"echo"}, {"echo", "{}"}, {"echo", "x{}y", "{.}", "{#}", "{%}", "-o", "{/.}z{}"}, {"cp", "{1}", "{2}", "{}"},
+        {"printf '[%s]' pre{}post {#} | cat"},
+    };
+    for (int mode = 0; mode < 4; ++mode) {
+        for (std::size_t ti = 0; ti < templates.size(); ++ti) {
+            template_options o;
+            o.context = mode & 1;
+            o.shell = (mode & 2) || ti == templates.size() - 1;
+            command_template t(templates[ti], o);
+            for (std::size_t n = 0; n <= pool.size(); ++n) {
+                std::vector<std::string_view> values(pool.begin(), pool.begin() + std::ptrdiff_t(n));
+                std::size_t est = t.base_cost();
+                for (auto v : values) est += t.value_cost(v.size());
+                strings argv = t.expand(values, 123456, 99);
+                std::size_t real = sizeof(char*);
+                for (auto& a : argv) real += a.size() + 1 + sizeof(char*);
+                cr_assert_leq(real, est, "mode %d template %zu, %zu values: %zu > %zu", mode, ti, n, real, est);
+            }
+        }
+    }
+}
+
+Test(template, argv_room_is_arg_max_less_the_environment) {
+    long max = sysconf(_SC_ARG_MAX);
+    std::size_t room = argv_room();
+    cr_assert_gt(room, 0u);
+    cr_assert_lt(room, std::size_t(max));
+    std::string big(100000, 'e');
+    setenv("PMAP_TEMPLATE_TEST_BIG", big.c_str(), 1);
+    cr_assert_leq(argv_room() + big.size(), room, "the environment counts");
+    unsetenv("PMAP_TEMPLATE_TEST_BIG");
 }

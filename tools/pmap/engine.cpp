@@ -37,7 +37,7 @@ engine::engine(conc::loop& lp, const config& cfg)
     : lp_(lp), cfg_(cfg), tmpl_(cfg.command, cfg.tmpl),
       bar_("pmap", cfg.bar_forced, std::chrono::steady_clock::now(), cfg.bar ? STDERR_FILENO : -1),
       sup_(lp, kill_grace), out_(lp, output_options_of(cfg), &bar_), runner_(lp, cfg, tmpl_, out_, sup_),
-      items_(lp, cfg), group_(cfg.jobs), halt_(cfg.halt) {
+      items_(lp, cfg, tmpl_), group_(cfg.jobs), halt_(cfg.halt) {
     if (!cfg.joblog.empty() && !cfg.dry_run) {   // --dry-run runs nothing, so it logs nothing
         bool resuming = cfg.resume || cfg.resume_failed;
         if (resuming) resume_ = read_joblog(cfg.joblog);
@@ -52,7 +52,9 @@ engine::engine(conc::loop& lp, const config& cfg)
 }
 
 conc::task<int> engine::run() {
-    co_await items_.prepare(cfg_.halt.percent);   // GNU parallel reads all input for a percentage
+    // GNU parallel reads all input for a percentage or {##}.
+    co_await items_.prepare(cfg_.halt.percent || tmpl_.uses_total());
+    if (cfg_.header) tmpl_.bind_names(items_.column_names());
     if (auto total = items_.total_jobs()) {
         bar_.set_total(*total);
         act_on(halt_.set_total(*total));
@@ -79,8 +81,9 @@ conc::task<void> engine::feed() {
     auto last_start = conc::clock::time_point::min();
     std::uint64_t seq = 0;
     for (;;) {
-        std::vector<std::string> items = co_await items_.next();
-        if (items.empty()) break;
+        std::optional<std::vector<std::string>> next = co_await items_.next();
+        if (!next) break;
+        std::vector<std::string> items = std::move(*next);
         ++seq;
         if (resume_.skip(seq, cfg_.resume_failed)) {
             ++skipped_;   // done in an earlier run: the bar counts it done
@@ -89,7 +92,7 @@ conc::task<void> engine::feed() {
         }
         if (cfg_.dry_run) {
             std::vector<std::string_view> views(items.begin(), items.end());
-            co_await out_.print(1, cli::format_command(tmpl_.expand(views, seq, 1)) + "\n");
+            co_await out_.print(1, cli::format_command(tmpl_.expand(views, seq, 1, total_jobs())) + "\n");
             continue;
         }
         if (cfg_.delay) {
@@ -110,7 +113,7 @@ conc::task<void> engine::feed() {
 
 conc::task<void> engine::run_job(std::uint64_t seq, unsigned slot, std::vector<std::string> items) {
     std::vector<std::string_view> views(items.begin(), items.end());
-    std::vector<std::string> argv = tmpl_.expand(views, seq, slot);
+    std::vector<std::string> argv = tmpl_.expand(views, seq, slot, total_jobs());
     auto oj = out_.open(seq, cfg_.tag ? tag_of(items) : std::string());
     try {
         outcome oc = co_await runner_.run(argv, seq, slot, *oj);

@@ -39,6 +39,7 @@ private:
     void stop_everything(int sig);
     void output_failed(const conc::writer& w);
     void say(std::string msg);
+    std::size_t total_jobs() const { return items_.total_jobs().value_or(0); }
 
     conc::loop& lp_;
     const config& cfg_;

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "command_line.hpp"
+#include "input.hpp"
 #include "messages.hpp"
 
 namespace pmap {
@@ -42,6 +43,13 @@ std::string job_runner::argument_problem(const std::vector<std::string>& argv) {
     if (auto i = too_long_argument(argv))
         return "argument " + std::to_string(*i) + " is too long (" + std::to_string(argv[*i].size()) +
                " bytes; the system's limit for one argument is " + std::to_string(max_arg_strlen - 1) + ")";
+    // All of argv with the environment: checked here, not left to an E2BIG from exec.
+    static const std::size_t room = argv_room(256);
+    std::size_t size = sizeof(char*);
+    for (const auto& a : argv) size += a.size() + 1 + sizeof(char*);
+    if (size > room)
+        return "the command line is too long (" + std::to_string(size) + " bytes; with the environment the system takes " +
+               std::to_string(room) + ")";
     return {};
 }
 

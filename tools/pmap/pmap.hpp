@@ -12,17 +12,39 @@
 namespace pmap {
 
 enum class input_kind { stdin_records, file_records, arguments };
+
+// One input source: ::: ITEM..., :::: FILE or -a FILE ("-" is stdin).
+struct input_source {
+    bool from_file = false;
+    std::vector<std::string> items;        // ::: ITEM...
+    std::string path;                      // :::: / -a
+    bool linked = false;                   // :::+ / ::::+: paired with the previous source
+};
+
+enum class trim_mode { unset, none, left, right, both };
 enum class output_mode { group, line, ungroup };
 
 struct config {
     std::vector<std::string> command;
     template_options tmpl;
 
-    input_kind input = input_kind::stdin_records;
-    std::string arg_file;                  // -a
-    std::vector<std::string> arguments;    // ::: ITEM...
+    input_kind input = input_kind::stdin_records;   // stdin_records: some source reads stdin
+    std::vector<input_source> sources;     // -a, :::, :::: in order; none: stdin
+    bool link_all = false;                 // --link
     char delimiter = '\n';
-    std::size_t max_args = 1;              // -n
+    std::optional<std::string> colsep;     // --colsep SEP, as typed
+    std::optional<std::string> header;     // --header REGEX (":" is the first record)
+    trim_mode trim = trim_mode::unset;     // --trim; --colsep implies rl
+    bool shuffle = false;                  // --shuf
+    bool skip_empty = false;               // -r
+    std::optional<std::string> eof_string; // -E
+
+    // Packing: up to max_args arguments a job (-n/-N/-L), or as many as fit (-m/-X).
+    std::size_t max_args = 1;
+    bool no_values = false;                // -N 0: one argument read, none given
+    bool fill = false;                     // -m, -X
+    bool continue_lines = false;           // -L: a record ending in a blank goes on in the next
+    std::size_t max_chars = 0;             // --max-chars: 0 for the system's limit
 
     unsigned jobs = 1;
     bool keep_order = false;
