@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "conc/fd.hpp"
+#include "handover.hpp"
+#include "jobs_options.hpp"
 #include "messages.hpp"
 #include "options.hpp"
 #include "pmap.hpp"
@@ -47,12 +49,16 @@ std::vector<cli::option_spec> option_rows() {
         {opt_resume, "resume", cli::arg::none, nullptr, "with --joblog: skip jobs already logged"},
         {opt_resume_failed, "resume-failed", cli::arg::none, nullptr, "with --joblog: skip jobs logged as succeeded"},
     });
+    // --- issue 13: jobs and slots, environment, shell, --pipe ---
+    std::vector<cli::option_spec> jobs = pmap::jobs_option_rows();
+    rows.insert(rows.end(), jobs.begin(), jobs.end());
     return rows;
 }
 
 const cli::option_table options{
-    "[OPTION]... [--] COMMAND [ARG]... [::: ITEM...]",
-    "Run COMMAND once per input record (or per ITEM), at most N at a time, each job's output kept whole.",
+    "[OPTION]... [--] [COMMAND [ARG]...] [::: ITEM...]",
+    "Run COMMAND once per input record (or per ITEM), at most N at a time, each job's output kept whole;\n"
+    "with no COMMAND, each record is a command line.",
     option_rows(),
     "Replacement strings: {} {.} {/} {//} {/.} {#} {%}, and {1} {2}... with --colsep.\n"
     "Exit status: 0 all jobs succeeded, 123 some failed, 126/127 command not runnable/found, 2 usage.\n"
@@ -95,6 +101,8 @@ pmap::config read_command_line(int argc, char** argv) {
         case opt_joblog: cfg.joblog = v; break;
         case opt_resume: cfg.resume = true; break;
         case opt_resume_failed: cfg.resume_failed = true; break;
+        // --- issue 13: jobs and slots, environment, shell, --pipe ---
+        default: pmap::take_jobs_option(key, v, cfg); break;
         }
     }
     cfg.jobs = shared.jobs;
@@ -115,7 +123,6 @@ pmap::config read_command_line(int argc, char** argv) {
         if (cfg.input == pmap::input_kind::file_records) cli::usage_error("-a and ':::' cannot be used together");
         cfg.input = pmap::input_kind::arguments;
     }
-    if (cfg.command.empty()) cli::usage_error("no command given");
     if ((cfg.resume || cfg.resume_failed) && cfg.joblog.empty())
         cli::usage_error(std::string(cfg.resume ? "--resume" : "--resume-failed") + " needs --joblog FILE");
     if (ungroup && (line_buffer || cfg.tag || cfg.keep_order))
@@ -129,6 +136,7 @@ pmap::config read_command_line(int argc, char** argv) {
             cli::die(cli::exit_usage, cli::describe(e));
         }
     }
+    pmap::finish_jobs_options(cfg, shared);   // issue 13: -j FILE, the shell, no command
     cfg.output = ungroup ? pmap::output_mode::ungroup : line_buffer ? pmap::output_mode::line : pmap::output_mode::group;
     return cfg;
 }
@@ -138,6 +146,7 @@ pmap::config read_command_line(int argc, char** argv) {
 int main(int argc, char** argv) {
     cli::fill_standard_fds();   // before anything opens an fd
     cli::set_program_name(argv[0]);
+    pmap::hand_over_to_ppipe_if_asked(argc, argv);   // --pipe, --pipepart: ppipe's work
     pmap::config cfg = read_command_line(argc, argv);
     try {
         return pmap::run(cfg);
