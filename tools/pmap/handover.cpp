@@ -12,6 +12,7 @@
 
 #include "conc/fd.hpp"
 #include "messages.hpp"
+#include "units.hpp"
 
 namespace pmap {
 
@@ -76,7 +77,7 @@ void hand_over_to_ppipe_if_asked(int argc, char** argv) {
 
     std::vector<std::string> out{"ppipe"};
     bool pipepart = false;
-    std::string input;
+    std::string input, lines, records;   // -L, -N: combined at the end
     int i = 1;
     for (; i < argc; ++i) {
         std::string_view a = argv[i];
@@ -101,8 +102,9 @@ void hand_over_to_ppipe_if_asked(int argc, char** argv) {
                 cli::usage_error("--header " + h + ": with --pipe, only ':' (the first line) or a number of records");
             out.push_back("--header=" + h);
         } else if (a == "-L" || is(a, "--max-lines") || (a.starts_with("-L") && a.size() > 2)) {
-            std::string n = a.starts_with("-L") && a.size() > 2 ? std::string(a.substr(2)) : value_of(a, a == "-L" ? "-L" : "--max-lines", argv + i + 1, used);
-            out.push_back("--recsize=" + n);
+            lines = a.starts_with("-L") && a.size() > 2 ? std::string(a.substr(2)) : value_of(a, a == "-L" ? "-L" : "--max-lines", argv + i + 1, used);
+        } else if (a == "-N" || (a.starts_with("-N") && a.size() > 2)) {
+            records = a.size() > 2 ? std::string(a.substr(2)) : value_of(a, "-N", argv + i + 1, used);
         } else if (a == "--roundrobin") {
             out.push_back("--round-robin");
         } else {
@@ -111,6 +113,15 @@ void hand_over_to_ppipe_if_asked(int argc, char** argv) {
         }
         i += used;
     }
+    auto count = [](const std::string& v, const char* name) {
+        return cli::parse_value(name, v, [](auto& s) { return cli::parse_count(s, 1, 1 << 30); });
+    };
+    if (!lines.empty() && !records.empty())   // GNU: -N records of -L lines each
+        out.push_back("--records=" + std::to_string(count(lines, "-L") * count(records, "-N")));
+    else if (!lines.empty())
+        out.push_back("--recsize=" + lines);
+    else if (!records.empty())
+        out.push_back("--records=" + records);
     for (; i < argc; ++i) out.emplace_back(argv[i]);
     if (pipepart && input.empty()) cli::usage_error("--pipepart needs -a FILE (or use --pipe and standard input)");
     if (!input.empty() && input != "-") {

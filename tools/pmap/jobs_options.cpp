@@ -34,6 +34,7 @@ bool take_jobs_option(int key, const std::string& v, config& cfg) {
     switch (key) {
     case opt_load:
         cfg.limits.max_load = cli::parse_value("--load", v, [](auto& s) { return parse_load(s, conc::online_cpus()); });
+        if (*cfg.limits.max_load == 0) cfg.limits.max_load.reset();   // GNU parallel: --load 0 is no limit
         return true;
     case opt_memfree: cfg.limits.memfree = cli::parse_value("--memfree", v, cli::parse_size); return true;
     case opt_nice: {
