@@ -329,3 +329,11 @@ SH
     assert_success
     assert_output "--pipe a"
 }
+
+# seq 4 | parallel --pipe --nice 5 --env HOME -N2 'nice; true'  ->  5 5
+@test "gnu: --pipe --nice and --env go over to ppipe" {
+    [ "$(nice)" -le 5 ] || skip "already nicer than 5"
+    run bash -c "seq 4 | pmap --pipe --nice 5 --env HOME -N2 sh -c 'cat >/dev/null; nice'"
+    assert_success
+    assert_output $'5\n5'
+}

@@ -1,6 +1,7 @@
 #include "handover.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -105,6 +106,12 @@ void hand_over_to_ppipe_if_asked(int argc, char** argv) {
             lines = a.starts_with("-L") && a.size() > 2 ? std::string(a.substr(2)) : value_of(a, a == "-L" ? "-L" : "--max-lines", argv + i + 1, used);
         } else if (a == "-N" || (a.starts_with("-N") && a.size() > 2)) {
             records = a.size() > 2 ? std::string(a.substr(2)) : value_of(a, "-N", argv + i + 1, used);
+        } else if (is(a, "--nice")) {   // the niceness goes over with exec, to ppipe and its copies
+            std::string n = value_of(a, "--nice", argv + i + 1, used);
+            int v = int(cli::parse_value("--nice", n, [](auto& x) { return cli::parse_count(x, -20, 19); }));
+            if (::setpriority(PRIO_PROCESS, 0, v) < 0) cli::warn("--nice " + n + ": cannot set the niceness: " + std::strerror(errno));
+        } else if (is(a, "--env")) {   // no effect, as in pmap
+            value_of(a, "--env", argv + i + 1, used);
         } else if (a == "--roundrobin") {
             out.push_back("--round-robin");
         } else {
