@@ -1,6 +1,9 @@
 // cli::shared_options: -j, -0, -d, --timeout, --bar, --dry-run, -v parsed one way for every tool.
 #include <criterion/criterion.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <chrono>
 #include <string>
@@ -40,6 +43,45 @@ Test(shared_options, jobs_percent_of_the_cpus_at_least_one) {
     cr_assert_eq(parse_jobs("1%", 1), 1u);
 }
 
+// GNU parallel: -j P% is ncpus * P / 100 rounded up, and P may have decimals.
+Test(shared_options, jobs_percent_rounds_up_and_takes_decimals) {
+    cr_assert_eq(parse_jobs("75%", 2), 2u);
+    cr_assert_eq(parse_jobs("10.5%", 2), 1u);
+    cr_assert_eq(parse_jobs("150%", 2), 3u);
+    cr_assert_eq(parse_jobs("12.5%", 8), 1u);
+    cr_assert_eq(parse_jobs("37.5%", 8), 3u);
+    cr_assert_eq(parse_jobs("0.5%", 1000), 5u);
+}
+
+Test(shared_options, jobs_file_holds_the_value) {
+    char path[] = "/tmp/conc_jobs_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, " 3\n", 3), 3);
+    close(fd);
+    cr_assert(read_jobs_file(path, 4) == 3u);
+    shared_options s;
+    cr_assert(s.take('P', path));
+    cr_assert_eq(s.jobs, 3u);
+    cr_assert(s.jobs_given);
+    cr_assert_eq(s.jobs_file, path);
+    FILE* f = fopen(path, "w");
+    fputs("+1", f);
+    fclose(f);
+    cr_assert(read_jobs_file(path, 4) == 5u);
+    f = fopen(path, "w");
+    fputs("lots", f);
+    fclose(f);
+    cr_assert(bad_value_of([&] { read_jobs_file(path, 4); }).find("holds no job count") != std::string::npos);
+    unlink(path);
+    cr_assert(!read_jobs_file(path, 4));
+    cr_assert(!read_jobs_file("/tmp", 4));   // a directory is no file
+    s.jobs_file.clear();
+    cr_assert(s.take('j', "2"));
+    cr_assert_eq(s.jobs, 2u);
+    cr_assert(s.jobs_file.empty());
+}
+
 Test(shared_options, jobs_relative_to_the_cpus_at_least_one) {
     cr_assert_eq(parse_jobs("+2", 4), 6u);
     cr_assert_eq(parse_jobs("+0", 4), 4u);
@@ -59,7 +101,7 @@ Test(shared_options, jobs_zero_is_as_many_as_the_fd_limit_allows) {
 
 Test(shared_options, jobs_rejects_bad_values) {
     for (const char* v : {"", "x", "1.5", "0%", "%", "x%", "+", "-", "+x", "--1", "+-1", " 4", "4 ", "1000001",
-                          "100001%"})
+                          "100001%", "0.0%", ".5%", "5.%", "1.2.3%", "-5%", "1e2%"})
         cr_assert_neq(bad_value_of([&] { parse_jobs(v, 4); }), "", "accepted '%s'", v);
 }
 
@@ -128,6 +170,8 @@ Test(shared_options, take_names_the_option_in_a_bad_value) {
         return "";
     };
     cr_assert(message('j', "x").starts_with("-j: "));
+    cr_assert(message('P', "/no/such/file").starts_with("-P: "));
+    cr_assert(message('P', "/no/such/file").ends_with("(nor a file holding one)"));
     cr_assert(message('d', "ab").starts_with("-d: invalid delimiter 'ab'"));
     cr_assert(message(opt_shared_timeout, "soon").starts_with("--timeout: "));
     cr_assert_eq(message(opt_shared_bar, "never"), "--bar takes no value but 'always'");
@@ -135,7 +179,7 @@ Test(shared_options, take_names_the_option_in_a_bad_value) {
 
 Test(shared_options, rows_fit_an_option_table) {
     auto rows = shared_option_rows("stop after DUR");
-    cr_assert_eq(rows.size(), 7u);
+    cr_assert_eq(rows.size(), 8u);
     option_table t("X", "Y", rows);
     char a0[] = "tool", a1[] = "-j+1", a2[] = "--timeout=2s", a3[] = "--bar=always", a4[] = "-v", a5[] = "cmd";
     char* argv[] = {a0, a1, a2, a3, a4, a5, nullptr};
@@ -151,9 +195,10 @@ Test(shared_options, rows_fit_an_option_table) {
 
 Test(shared_options, rows_can_be_chosen_by_key) {
     auto rows = shared_option_rows("stop", {'v', 'j', opt_shared_timeout});
-    cr_assert_eq(rows.size(), 3u);
+    cr_assert_eq(rows.size(), 4u);     // -P comes with -j
     cr_assert_eq(rows[0].key, 'j');   // still in --help order
-    cr_assert_eq(rows[1].key, opt_shared_timeout);
-    cr_assert_str_eq(rows[1].help, "stop");
-    cr_assert_eq(rows[2].key, 'v');
+    cr_assert_eq(rows[1].key, 'P');
+    cr_assert_eq(rows[2].key, opt_shared_timeout);
+    cr_assert_str_eq(rows[2].help, "stop");
+    cr_assert_eq(rows[3].key, 'v');
 }

@@ -113,8 +113,8 @@ parun::config read_command_line(int argc, char** argv) {
     std::string color = "auto";
     bool prefix_given = false;
     for (auto& [key, v] : args.options) {
-        if (key == 'j' && v == "0") cli::usage_error("-j: 0 is not a limit parun accepts; give N >= 1 (the default runs all at once)");
-        jobs_given |= key == 'j';
+        if ((key == 'j' || key == 'P') && v == "0") cli::usage_error("-j: 0 is not a limit parun accepts; give N >= 1 (the default runs all at once)");
+        jobs_given |= key == 'j' || key == 'P';
         try {
             if (shared.take(key, v)) continue;
         } catch (const cli::usage_problem& e) {

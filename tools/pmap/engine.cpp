@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 
@@ -34,10 +35,15 @@ std::string tag_of(const std::vector<std::string>& items) {
 }  // namespace
 
 engine::engine(conc::loop& lp, const config& cfg)
-    : lp_(lp), cfg_(cfg), tmpl_(cfg.command, cfg.tmpl),
+    : lp_(lp), cfg_(cfg), tmpl_(cfg.records_are_commands ? std::vector<std::string>{"{}"} : cfg.command, cfg.tmpl),
+      jobs_file_(cfg.jobs_file),
       bar_("pmap", cfg.bar_forced, std::chrono::steady_clock::now(), cfg.bar ? STDERR_FILENO : -1),
       sup_(lp, kill_grace), out_(lp, output_options_of(cfg), &bar_), runner_(lp, cfg, tmpl_, out_, sup_),
       items_(lp, cfg, tmpl_), group_(cfg.jobs), halt_(cfg.halt) {
+    if (!cfg.workdir.empty()) {
+        command_template w({cfg.workdir});
+        if (w.has_replacement()) workdir_.emplace(std::move(w));
+    }
     if (!cfg.joblog.empty() && !cfg.dry_run) {   // --dry-run runs nothing, so it logs nothing
         bool resuming = cfg.resume || cfg.resume_failed;
         if (resuming) resume_ = read_joblog(cfg.joblog);
@@ -91,10 +97,10 @@ conc::task<void> engine::feed() {
             continue;
         }
         if (cfg_.dry_run) {
-            std::vector<std::string_view> views(items.begin(), items.end());
-            co_await out_.print(1, cli::format_command(tmpl_.expand(views, seq, 1, total_jobs())) + "\n");
+            co_await out_.print(1, shown_command(cfg_, command_of(items, seq, 1)) + "\n");
             continue;
         }
+        if (cfg_.limits.any()) co_await wait_for_room();
         if (cfg_.delay) {
             if (last_start != conc::clock::time_point::min()) co_await lp_.sleep_until(last_start + *cfg_.delay);
             last_start = conc::clock::now();
@@ -111,12 +117,41 @@ conc::task<void> engine::feed() {
     }
 }
 
-conc::task<void> engine::run_job(std::uint64_t seq, unsigned slot, std::vector<std::string> items) {
+// GNU parallel: as soon as there is room again, one job starts (the next
+// check sees the load it added).  Polled, from 10 ms up to 1 s apart.
+conc::task<void> engine::wait_for_room() {
+    auto pause = std::chrono::milliseconds(10);
+    while (!room_to_start(cfg_.limits)) {
+        co_await lp_.sleep_for(pause);
+        pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(1));
+    }
+}
+
+std::vector<std::string> engine::command_of(const std::vector<std::string>& items, std::uint64_t seq,
+                                            unsigned slot) const {
+    if (cfg_.records_are_commands) {   // GNU's parallel < cmds: the records, space-joined, are the script
+        std::string script;
+        for (const auto& it : items) script += (script.empty() ? "" : " ") + it;
+        return {cfg_.shell, "-c", std::move(script)};
+    }
     std::vector<std::string_view> views(items.begin(), items.end());
     std::vector<std::string> argv = tmpl_.expand(views, seq, slot, total_jobs());
+    if (tmpl_.shell()) argv[0] = cfg_.shell;
+    return argv;
+}
+
+conc::task<void> engine::run_job(std::uint64_t seq, unsigned slot, std::vector<std::string> items) {
+    std::vector<std::string> argv = command_of(items, seq, slot);
+    std::string cwd = cfg_.workdir;
+    if (workdir_) {
+        std::vector<std::string_view> views(items.begin(), items.end());
+        cwd = workdir_->expand(views, seq, slot, total_jobs())[0];
+    }
     auto oj = out_.open(seq, cfg_.tag ? tag_of(items) : std::string());
     try {
-        outcome oc = co_await runner_.run(argv, seq, slot, *oj);
+        outcome oc = co_await runner_.run(argv, seq, slot, *oj, cwd);
+        if (jobs_file_.active())   // -j FILE, as GNU parallel: read again when a job ends, if it changed
+            if (auto n = jobs_file_.changed(conc::online_cpus())) group_.set_limit(*n);
         record(oc, seq, slot, argv);
     } catch (const conc::cancelled_error&) {
         throw;
@@ -141,7 +176,7 @@ void engine::record(const outcome& oc, std::uint64_t seq, unsigned slot, const s
         // A timed-out job failed whatever it exited with: -1, as GNU parallel logs it.
         int exitval = oc.cannot_run ? cli::exit_cannot_exec : oc.timed_out ? -1 : oc.status.exited() ? oc.status.code() : 0;
         try {
-            log_->write(seq, slot, oc.start, oc.runtime, exitval, oc.status.signal(), cli::format_command(argv));
+            log_->write(seq, slot, oc.start, oc.runtime, exitval, oc.status.signal(), shown_command(cfg_, argv));
         } catch (const conc::sys_error& e) {
             say(cli::describe(e));   // "cannot write the joblog 'PATH': REASON"
             log_.reset();

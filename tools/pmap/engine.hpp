@@ -32,6 +32,10 @@ public:
 
 private:
     conc::task<void> feed();
+    conc::task<void> wait_for_room();   // --load, --memfree
+    // The argv of a job: the template's, run by cfg.shell when it is a script,
+    // or the records themselves as a command line.
+    std::vector<std::string> command_of(const std::vector<std::string>& items, std::uint64_t seq, unsigned slot) const;
     conc::task<void> run_job(std::uint64_t seq, unsigned slot, std::vector<std::string> items);
     void record(const outcome& oc, std::uint64_t seq, unsigned slot, const std::vector<std::string>& argv);
     void act_on(cli::stop_action a);
@@ -44,6 +48,8 @@ private:
     conc::loop& lp_;
     const config& cfg_;
     command_template tmpl_;
+    std::optional<command_template> workdir_;   // --workdir, when it holds a replacement string
+    jobs_file jobs_file_;                       // -j FILE
     cli::progress_bar bar_;
     cli::supervisor sup_;
     cli::output out_;

@@ -1,5 +1,8 @@
 #include "job.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <ctime>
 
 #include "command_line.hpp"
@@ -23,7 +26,21 @@ bool fixed_command(const command_template& t) {
     return parts.size() <= 1 && (parts.empty() || parts[0].kind == command_template::part_kind::literal);
 }
 
+// mkdir -p; a failure shows when the job cannot change into it.
+void make_directories(const std::string& dir) {
+    for (std::size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+        std::string part = dir.substr(0, slash);
+        if (::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST) return;
+        if (slash == std::string::npos) return;
+    }
+}
+
 }  // namespace
+
+std::string shown_command(const config& cfg, const std::vector<std::string>& argv) {
+    if ((cfg.tmpl.shell || cfg.records_are_commands) && argv.size() == 3) return argv[2];
+    return cli::format_command(argv);
+}
 
 std::string shorten(std::string s) {
     if (s.size() > 200) s = s.substr(0, 200) + "...";
@@ -54,7 +71,7 @@ std::string job_runner::argument_problem(const std::vector<std::string>& argv) {
 }
 
 conc::task<outcome> job_runner::run(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
-                                    cli::output::job& oj) {
+                                    cli::output::job& oj, std::string cwd) {
     outcome oc;
     double start = epoch_seconds();
     auto t0 = conc::clock::now();
@@ -65,10 +82,11 @@ conc::task<outcome> job_runner::run(const std::vector<std::string>& argv, std::u
         oc.start = start;
         co_return oc;
     }
-    if (cfg_.verbose) co_await out_.print(2, cli::format_command(argv) + "\n");
+    if (cfg_.verbose) co_await out_.print(2, shown_command(cfg_, argv) + "\n");
+    if (!cwd.empty()) make_directories(cwd);   // GNU parallel makes --workdir
     for (unsigned n = 1; n <= cfg_.attempts && !sup_.stopping(); ++n) {
         if (n > 1) oj.discard();   // a retry's output replaces the failed attempt's
-        oc = co_await attempt(argv, seq, slot, oj);
+        oc = co_await attempt(argv, seq, slot, oj, cwd);
         if (!oc.ran || oc.status.success() || oc.stopped) break;
     }
     oc.start = start;
@@ -80,7 +98,7 @@ conc::task<outcome> job_runner::run(const std::vector<std::string>& argv, std::u
 }
 
 conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
-                                        cli::output::job& oj) {
+                                        cli::output::job& oj, const std::string& cwd) {
     outcome oc;
     bool raw = cfg_.output == output_mode::ungroup;
     conc::child_spec spec;
@@ -89,6 +107,7 @@ conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, st
     spec.out = raw ? conc::child_io::inherited() : conc::child_io::pipe();
     spec.err = raw ? conc::child_io::inherited() : conc::child_io::pipe();
     std::string s = std::to_string(seq), j = std::to_string(slot);
+    spec.cwd = cwd;
     spec.env = {"PARALLEL_SEQ=" + s, "PARALLEL_JOBSLOT=" + j, "PMAP_SEQ=" + s, "PMAP_SLOT=" + j};
     std::optional<conc::child> c;
     std::optional<conc::spawn_error> failed;

@@ -35,8 +35,9 @@ public:
                cli::supervisor& sup);
 
     // Runs argv with the configured attempts.  Output goes to oj.
+    // cwd: --workdir for this job (made if missing), or empty.
     conc::task<outcome> run(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
-                            cli::output::job& oj);
+                            cli::output::job& oj, std::string cwd = {});
 
     // Called when the command itself cannot be run (not found: 127, not
     // executable: 126) and no job could do better, as xargs stops at once.
@@ -48,7 +49,7 @@ public:
 
 private:
     conc::task<outcome> attempt(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
-                                cli::output::job& oj);
+                                cli::output::job& oj, const std::string& cwd);
     conc::task<void> watchdog(conc::child& c, bool& fired);
 
     conc::loop& lp_;
@@ -58,6 +59,11 @@ private:
     bool command_is_fixed_;
     std::function<void(int)> on_fatal_;
 };
+
+// A command as pmap shows it (--dry-run, -v, the joblog): a script run by
+// the shell as the script itself, as GNU parallel shows it; any other argv
+// shell-quoted (cli::format_command).
+std::string shown_command(const config& cfg, const std::vector<std::string>& argv);
 
 // A command for a message: at most 200 bytes, NUL bytes shown as '?'.
 std::string shorten(std::string s);

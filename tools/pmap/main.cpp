@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "conc/fd.hpp"
+#include "handover.hpp"
+#include "jobs_options.hpp"
 #include "messages.hpp"
 #include "options.hpp"
 #include "pmap.hpp"
@@ -48,12 +50,16 @@ std::vector<cli::option_spec> option_rows() {
     // --- issue 13: input sources, packing, replacement strings ---
     auto sources = pmap::source_option_rows();
     rows.insert(rows.end(), sources.begin(), sources.end());
+    // --- issue 13: jobs and slots, environment, shell, --pipe ---
+    std::vector<cli::option_spec> jobs = pmap::jobs_option_rows();
+    rows.insert(rows.end(), jobs.begin(), jobs.end());
     return rows;
 }
 
 const cli::option_table options{
-    "[OPTION]... [--] COMMAND [ARG]... [::: ITEM... | :::: FILE...]...",
-    "Run COMMAND once per input record (or per ITEM), at most N at a time, each job's output kept whole.",
+    "[OPTION]... [--] [COMMAND [ARG]...] [::: ITEM... | :::: FILE...]...",
+    "Run COMMAND once per input record (or per ITEM), at most N at a time, each job's output kept whole;\n"
+    "with no COMMAND, each record is a command line.",
     option_rows(),
     "Replacement strings: {} {.} {/} {//} {/.} {#} {%}, {1} {2}... (a source's or a column's value),\n"
     "{NAME} with --header, {+/} {+.} {..} ... with --plus, {= s/RE/REPL/ =}.\n"
@@ -88,6 +94,8 @@ pmap::config read_command_line(int argc, char** argv) {
         case opt_joblog: cfg.joblog = v; break;
         case opt_resume: cfg.resume = true; break;
         case opt_resume_failed: cfg.resume_failed = true; break;
+        // --- issue 13: jobs and slots, environment, shell, --pipe ---
+        default: pmap::take_jobs_option(key, v, cfg); break;
         }
     }
     cfg.jobs = shared.jobs;
@@ -100,12 +108,12 @@ pmap::config read_command_line(int argc, char** argv) {
     if (cfg.attempts == 0) cfg.attempts = 1;   // GNU parallel: --retries 0 means one try
 
     pmap::take_operands(args.operands, cfg);   // COMMAND [ARG...] [::: ITEM... | :::: FILE...]...
-    if (cfg.command.empty()) cli::usage_error("no command given");
     if ((cfg.resume || cfg.resume_failed) && cfg.joblog.empty())
         cli::usage_error(std::string(cfg.resume ? "--resume" : "--resume-failed") + " needs --joblog FILE");
     if (ungroup && (line_buffer || cfg.tag || cfg.keep_order))
         cli::usage_error("-u cannot be combined with --line-buffer, --tag or -k");
     pmap::check_sources(cfg);
+    pmap::finish_jobs_options(cfg, shared);   // issue 13: -j FILE, the shell, no command
     cfg.output = ungroup ? pmap::output_mode::ungroup : line_buffer ? pmap::output_mode::line : pmap::output_mode::group;
     return cfg;
 }
@@ -115,6 +123,7 @@ pmap::config read_command_line(int argc, char** argv) {
 int main(int argc, char** argv) {
     cli::fill_standard_fds();   // before anything opens an fd
     cli::set_program_name(argv[0]);
+    pmap::hand_over_to_ppipe_if_asked(argc, argv);   // --pipe, --pipepart: ppipe's work
     pmap::config cfg = read_command_line(argc, argv);
     try {
         return pmap::run(cfg);

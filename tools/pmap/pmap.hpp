@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command_template.hpp"
+#include "slots.hpp"
 #include "stop_policy.hpp"
 
 namespace pmap {
@@ -47,6 +48,11 @@ struct config {
     std::size_t max_chars = 0;             // --max-chars: 0 for the system's limit
 
     unsigned jobs = 1;
+    std::string jobs_file;                 // -j FILE: read again when a job ends, if it changed
+    start_limits limits;                   // --load, --memfree
+    std::string workdir;                   // --workdir: may hold replacement strings
+    std::string shell = "/bin/sh";         // runs -s scripts, commands that need a shell, and records as commands
+    bool records_are_commands = false;     // no COMMAND: each record is a command line (GNU's parallel < cmds)
     bool keep_order = false;
     output_mode output = output_mode::group;
     bool tag = false;

@@ -145,6 +145,7 @@ void check_sources(config& cfg) {
     if (!cfg.sources.empty() && cfg.sources.front().linked) cli::usage_error("':::+' needs a source before it to link to");
     cfg.input = from_stdin ? input_kind::stdin_records : input_kind::arguments;
     cfg.tmpl.slots = cfg.jobs;
+    if (cfg.command.empty()) return;   // each record is a command line
     try {
         command_template check(cfg.command, cfg.tmpl);
     } catch (const std::invalid_argument& e) {
