@@ -54,6 +54,14 @@ Test(results, subdir_names_each_source_and_value) {
     cr_assert_eq(results_subdir({{"a"}, {"b"}}), "1/a/1/b");
 }
 
+Test(results, header_names_replace_numbers_and_sort_as_gnu_parallel_sorts_them) {
+    // parallel --header : --results foo echo {a} {b} ::: a I II ::: b III IIII  ->  foo/a/II/b/III
+    cr_assert_eq(results_subdir({{"II", "III"}}, {"a", "b"}), "a/II/b/III");
+    cr_assert_eq(results_subdir({{"x", "y"}}, {"b", "a"}), "a/y/b/x");
+    cr_assert_eq(results_subdir({{"p", "q", "r"}}, {"11a", "1b", "1a"}), "1a/r/1b/q/11a/p");
+    cr_assert_eq(results_subdir({{"p", "q"}}, {"name", ""}), "name/p/2/q");   // unnamed: its number; "name" is 0 to Perl
+}
+
 Test(results, csv_fields_are_quoted_as_gnu_parallel_quotes_them) {
     cr_assert_eq(csv_field("a", ','), "a");
     cr_assert_eq(csv_field("b,c", ','), "\"b,c\"");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -26,12 +27,36 @@ std::string results_escape(std::string_view value) {
     return out;
 }
 
-std::string results_subdir(const job_values& values) {
+namespace {
+
+// Perl's numeric value of a string, as <=> sees it: its leading number, else 0.
+double perl_number(const std::string& s) {
+    const char* p = s.c_str();
+    while (*p == ' ' || *p == '\t' || *p == '\n') ++p;
+    char* end = nullptr;
+    double v = std::strtod(p, &end);
+    return end == p ? 0 : v;
+}
+
+}  // namespace
+
+std::string results_subdir(const job_values& values, const std::vector<std::string>& names) {
     std::string dir;
     for (const auto& arg : values) {
+        std::vector<std::string> header(arg.size());
+        std::vector<std::size_t> order(arg.size());
         for (std::size_t n = 0; n < arg.size(); ++n) {
+            header[n] = n < names.size() && !names[n].empty() ? names[n] : std::to_string(n + 1);
+            order[n] = n;
+        }
+        if (!names.empty())
+            std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+                double x = perl_number(header[a]), y = perl_number(header[b]);
+                return x != y ? x < y : header[a] < header[b];
+            });
+        for (std::size_t n : order) {
             if (!dir.empty()) dir += '/';
-            dir += std::to_string(n + 1);
+            dir += header[n];
             dir += '/';
             dir += results_escape(arg[n]);
         }

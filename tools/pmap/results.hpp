@@ -33,7 +33,10 @@ using job_values = std::vector<std::vector<std::string>>;
 // A value as a directory name, as GNU parallel escapes it.
 std::string results_escape(std::string_view value);
 // "1/a/2/c": source number and escaped value, for every value of the job.
-std::string results_subdir(const job_values& values);
+// names (--header :): source i+1 is called names[i] (when given and not
+// empty), and the sources go in GNU parallel's order of their names:
+// numerically by leading number, then by bytes ("1a 1b 11a 11b").
+std::string results_subdir(const job_values& values, const std::vector<std::string>& names = {});
 
 // One CSV field: quoted ("" for ") when it holds the separator, a quote,
 // white space or a NUL, as GNU parallel's combine_ref() does.
