@@ -392,28 +392,30 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     run pmap --joblog log.tsv sh -c 'exit $1' sh ::: 0 3
     assert_failure 123
     run head -n 1 log.tsv
-    assert_output $'Seq\tSlot\tStarttime\tJobRuntime\tExitval\tSignal\tCommand'
+    # GNU parallel's 9 columns (issue 13: was pmap's own 7-column layout).
+    assert_output $'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand'
     [ "$(wc -l <log.tsv)" -eq 3 ]
-    run awk -F'\t' 'NR > 1 { print $1, $5, $6, NF }' log.tsv
-    assert_line "1 0 0 7"
-    assert_line "2 3 0 7"
-    run awk -F'\t' 'NR > 1 && ($3 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ || $4 !~ /^[0-9]+\.[0-9][0-9][0-9]$/) { bad++ } END { print bad + 0 }' log.tsv
+    run awk -F'\t' 'NR > 1 { print $1, $2, $7, $8, NF }' log.tsv
+    assert_line "1 : 0 0 9"
+    assert_line "2 : 3 0 9"
+    run awk -F'\t' 'NR > 1 && ($3 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ || $4 !~ /^ *[0-9]+\.[0-9][0-9][0-9]$/ || length($4) < 10) { bad++ } END { print bad + 0 }' log.tsv
     assert_output "0"
 }
 
 @test "pmap --joblog records the signal that ended a job" {
     run pmap --joblog log.tsv sh -c 'kill -9 $$' sh ::: a
     assert_failure 123
-    run awk -F'\t' 'NR == 2 { print $6 }' log.tsv
-    assert_output "9"
+    run awk -F'\t' 'NR == 2 { print $7, $8 }' log.tsv
+    assert_output "0 9"
 }
 
 @test "pmap --joblog shows the command shell-quoted on one line" {
     run pmap --joblog log.tsv echo ::: $'a b\nc'
     assert_success
     [ "$(wc -l <log.tsv)" -eq 2 ]
-    run awk -F'\t' 'NR == 2 { print $7 }' log.tsv
-    assert_output "echo 'a b\\nc'"
+    # GNU parallel writes a newline of the command as a NUL byte (issue 13: was \n).
+    run bash -c "tr '\\0' @ <log.tsv | awk -F'\\t' 'NR == 2 { print \$9 }'"
+    assert_output "echo 'a b@c'"
 }
 
 @test "pmap --resume skips the jobs already in the joblog" {
@@ -1107,7 +1109,7 @@ make_stubborn_grandchild() {
     run --separate-stderr timeout -s KILL 30 pmap --joblog log --timeout 0.5s sh -c 'trap "exit 0" TERM; sleep 30 & wait' sh ::: 1
     not_hung
     assert_failure 123
-    assert_equal "$(cut -f5 log | tail -n 1)" -1
+    assert_equal "$(cut -f7 log | tail -n 1)" -1
     # --resume-failed runs it again.
     run --separate-stderr timeout -s KILL 30 pmap --joblog log --resume-failed echo again ::: 1
     not_hung

@@ -80,6 +80,7 @@ std::string output::prefixed(std::string_view data, const job& j, bool& at_line_
     r.reserve(data.size() + j.prefix_.size() * 4);
     for (char c : data) {
         if (at_line_start) r += j.line_prefix_ ? j.line_prefix_() : j.prefix_;
+        if (c == '\n') r += j.line_end_;
         r += c;
         at_line_start = c == '\n';
     }
@@ -107,9 +108,9 @@ conc::task<void> output::drain(job& j, int stream, int fd) {
         s.seen.clear();
         j.on_line_(unfinished);
     }
-    if (j.silent_) co_return;
+    if (j.silent_ || s.divert) co_return;
     if (s.long_line) {   // the last line, long and without its newline
-        if (opt_.end_last_line) s.held.append("\n");
+        if (opt_.end_last_line) s.held.append(j.line_end_ + "\n");
         s.at_line_start = true;
         co_await write_long_line(j, stream);
         co_return;
@@ -120,8 +121,8 @@ conc::task<void> output::drain(job& j, int stream, int fd) {
         s.partial.clear();
     }
     if (opt_.end_last_line && !s.at_line_start) {
-        if (live(j)) last += '\n';
-        else s.held.append("\n");
+        if (live(j)) last += j.line_end_ + '\n';
+        else s.held.append(j.line_end_ + "\n");
         s.at_line_start = true;
     }
     if (!last.empty()) co_await emit_lines(stream, last);
@@ -143,8 +144,13 @@ void output::watch(job& j, sink& s, std::string_view data) {
 
 conc::task<void> output::take(job& j, int stream, std::string_view data) {
     sink& s = j.stream(stream);
+    s.received += data.size();
     if (j.on_line_) watch(j, s, data);
     if (j.silent_) co_return;
+    if (s.divert) {
+        s.divert(data);
+        co_return;
+    }
     if (!live(j)) {   // held whole, or waiting for its turn
         if (!j.has_prefix()) {
             s.held.append(data);
@@ -238,6 +244,10 @@ conc::task<void> output::finish(std::unique_ptr<job> j) {
     open_.erase(seq);
     order_.put(seq, std::move(j));
     co_await advance();
+}
+
+conc::task<void> output::add(job& j, int stream, std::string text) {
+    co_await take(j, stream, text);
 }
 
 conc::task<void> output::skip(std::uint64_t seq) {

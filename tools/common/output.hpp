@@ -64,6 +64,8 @@ public:
     conc::task<void> finish(std::unique_ptr<job> j);
     // Ordered: seq will have no output (skipped, never run); later jobs need not wait for it.
     conc::task<void> skip(std::uint64_t seq);
+    // Text as if the job had written it on stream (pmap --files: the file's name, tagged).
+    conc::task<void> add(job& j, int stream, std::string text);
 
     // Whole text to stream 1 or 2 (--dry-run lines, -v commands, messages).
     conc::task<void> print(int stream, std::string text);   // owns text: it may be spawned
@@ -85,6 +87,8 @@ private:
         bool at_line_start = true;    // the next byte starts a line
         std::string seen;             // on_line: the unfinished line seen so far
         bool long_line = false;       // whole_lines: the unfinished line is in held, past line_max
+        std::uint64_t received = 0;   // bytes read from the job
+        std::function<void(std::string_view)> divert;
         explicit sink(conc::spill_store& s) : held(s) {}
     };
     friend class job;
@@ -135,6 +139,13 @@ public:
     void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
     // A prefix made afresh for each line (parun's {time}); set, it replaces the fixed one.
     void prefix_each_line(std::function<std::string()> fn) { line_prefix_ = std::move(fn); }
+    // Text before each newline of a prefixed line (pmap --ctag: the colour's reset).
+    void set_line_end(std::string end) { line_end_ = std::move(end); }
+    // The bytes of stream (1 or 2) go to fn instead of the tool's output
+    // (pmap --results); on_line and received() still see them.
+    void divert(int stream, std::function<void(std::string_view)> fn) { this->stream(stream).divert = std::move(fn); }
+    // Bytes the job wrote on stream so far (the joblog's Receive).
+    std::uint64_t received(int stream) const noexcept { return stream == 1 ? out_.received : err_.received; }
 
 private:
     friend class output;
@@ -142,6 +153,7 @@ private:
     sink& stream(int n) noexcept { return n == 1 ? out_ : err_; }
     std::uint64_t seq_;
     std::string prefix_;
+    std::string line_end_;
     sink out_, err_;
     bool live_ = false;      // ordered line mode: the oldest job, streaming
     std::function<void(std::string_view)> on_line_;

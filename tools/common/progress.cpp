@@ -2,6 +2,7 @@
 
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -72,6 +73,44 @@ std::string render_bar(std::string_view label, std::uint64_t done, std::optional
     return head.substr(0, room);
 }
 
+std::string gnu_progress_header(unsigned cpus, unsigned max_jobs) {
+    return "\nComputers / CPU cores / Max jobs to run\n1:local / " + std::to_string(cpus) + " / " +
+           std::to_string(max_jobs) +
+           "\n\nComputer:jobs running/jobs completed/%of started jobs/Average seconds to complete\n";
+}
+
+std::string render_gnu_progress(std::uint64_t running, std::uint64_t completed, std::uint64_t started,
+                                std::uint64_t elapsed_seconds) {
+    if (started == 0) return {};
+    double avg = completed ? double(elapsed_seconds) / double(completed) : 0;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "local:%llu/%llu/%llu%%/%.1fs ", static_cast<unsigned long long>(running),
+                  static_cast<unsigned long long>(completed),
+                  static_cast<unsigned long long>((running + completed) * 100 / started), avg);
+    return buf;
+}
+
+std::string gnu_eta::text(std::uint64_t total, std::uint64_t completed, std::uint64_t now_seconds) {
+    // GNU parallel's compute_eta(), whole seconds as its time() gives them.
+    total = std::max(total, completed);
+    std::uint64_t left = total - completed;
+    double avg = 0;
+    long long eta = 0;
+    if (completed) {
+        double pct = std::min(double(completed) / double(total), 100.0);
+        if (!first_completed_) first_completed_ = now_seconds;
+        avg = double(now_seconds - *first_completed_) / double(completed);
+        if (smoothed_ == 0) smoothed_ = avg;
+        smoothed_ = (1 - pct) * smoothed_ + pct * avg;
+        eta = static_cast<long long>(double(left) * smoothed_);
+        if (double(eta) * 0.90 < double(last_eta_) && last_eta_ < eta) eta = last_eta_;   // up by < 10%: keep
+        else last_eta_ = eta;
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "ETA: %llds Left: %llu AVG: %.2fs  ", eta, static_cast<unsigned long long>(left), avg);
+    return buf;
+}
+
 std::size_t terminal_width(int fd) {
     winsize ws{};
     if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
@@ -82,7 +121,14 @@ progress_bar::progress_bar(std::string label, bool force, clock::time_point star
     : label_(std::move(label)), start_(start), fd_(fd), enabled_(fd >= 0 && (force || ::isatty(fd))) {}
 
 std::string progress_bar::draw(std::uint64_t done, clock::time_point now) {
-    std::string line = render_bar(label_, done, total_, now - start_, terminal_width(fd_), bytes_);
+    std::string line;
+    if (gnu_) {
+        auto secs = std::uint64_t(std::chrono::duration_cast<std::chrono::seconds>(now - start_).count());
+        if (eta_) line = gnu_eta_.text(total_.value_or(done), done, secs);
+        line += render_gnu_progress(running_, done, started_, secs);
+    } else {
+        line = render_bar(label_, done, total_, now - start_, terminal_width(fd_), bytes_);
+    }
     std::size_t len = line.size();
     if (len < drawn_) line.append(drawn_ - len, ' ');  // blank what the longer last line left
     drawn_ = len;

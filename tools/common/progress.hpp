@@ -22,6 +22,25 @@ std::string render_bar(std::string_view label, std::uint64_t done, std::optional
                        std::chrono::nanoseconds elapsed, std::size_t width,
                        std::optional<std::uint64_t> bytes = std::nullopt);
 
+// GNU parallel's --progress, for this computer only ("local"): the lines
+// printed once before the first status line, and the status line itself:
+//   "local:RUNNING/COMPLETED/PCT%/AVG.Ss "   PCT of started jobs, AVG whole
+//                                            seconds elapsed per completed job
+// --eta puts "ETA: Ns Left: N AVG: N.NNs  " before it (gnu_eta keeps GNU's smoothing).
+std::string gnu_progress_header(unsigned cpus, unsigned max_jobs);
+std::string render_gnu_progress(std::uint64_t running, std::uint64_t completed, std::uint64_t started,
+                                std::uint64_t elapsed_seconds);
+class gnu_eta {
+public:
+    // "ETA: 3s Left: 5 AVG: 0.50s  " (zeros until a job completed).
+    std::string text(std::uint64_t total, std::uint64_t completed, std::uint64_t now_seconds);
+
+private:
+    std::optional<std::uint64_t> first_completed_;
+    double smoothed_ = 0;
+    long long last_eta_ = 0;
+};
+
 // Columns of the terminal on fd (TIOCGWINSZ), or 80 when it is not one.
 std::size_t terminal_width(int fd);
 
@@ -41,6 +60,10 @@ public:
     const std::optional<std::uint64_t>& total() const noexcept { return total_; }
     // Bytes moved so far, shown with their rate (ppipe), from now on.
     void set_bytes(std::uint64_t bytes) noexcept { bytes_ = bytes; }
+    // Draw GNU parallel's --progress status line (with --eta's estimate) instead of the bar.
+    void use_gnu_progress(bool eta) noexcept { gnu_ = true, eta_ = eta; }
+    // --progress: jobs running now and started in all.
+    void set_running(std::uint64_t running, std::uint64_t started) noexcept { running_ = running, started_ = started; }
 
     // "\r" and the line for done, or nullopt within 100 ms of the last frame.
     std::optional<std::string> frame(std::uint64_t done, clock::time_point now);
@@ -63,6 +86,9 @@ private:
     int fd_;
     bool enabled_;
     bool finished_ = false;
+    bool gnu_ = false, eta_ = false;
+    std::uint64_t running_ = 0, started_ = 0;
+    gnu_eta gnu_eta_;
 };
 
 }  // namespace cli

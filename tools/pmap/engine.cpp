@@ -9,6 +9,7 @@
 
 #include "command_line.hpp"
 #include "messages.hpp"
+#include "shared_options.hpp"
 
 namespace pmap {
 
@@ -23,13 +24,13 @@ cli::output_options output_options_of(const config& c) {
              : c.output == output_mode::line  ? cli::output_mode::line
                                               : cli::output_mode::held;
     o.ordered = c.keep_order;
+    o.end_last_line = c.colour;   // GNU parallel ends each coloured line, the last one too
     return o;
 }
 
-std::string tag_of(const std::vector<std::string>& items) {
-    std::string tag;
-    for (auto& it : items) tag += (tag.empty() ? "" : " ") + it;
-    return tag + '\t';
+// The joblog's Exitval: a timed-out job failed whatever it exited with: -1, as GNU parallel logs it.
+int exitval_of(const outcome& oc) {
+    return oc.cannot_run ? cli::exit_cannot_exec : oc.timed_out ? -1 : oc.status.exited() ? oc.status.code() : 0;
 }
 
 }  // namespace
@@ -37,7 +38,8 @@ std::string tag_of(const std::vector<std::string>& items) {
 engine::engine(conc::loop& lp, const config& cfg)
     : lp_(lp), cfg_(cfg), tmpl_(cfg.records_are_commands ? std::vector<std::string>{"{}"} : cfg.command, cfg.tmpl),
       jobs_file_(cfg.jobs_file),
-      bar_("pmap", cfg.bar_forced, std::chrono::steady_clock::now(), cfg.bar ? STDERR_FILENO : -1),
+      bar_("pmap", cfg.bar_forced || cfg.progress, std::chrono::steady_clock::now(),
+           cfg.bar || cfg.progress ? STDERR_FILENO : -1),
       sup_(lp, kill_grace), out_(lp, output_options_of(cfg), &bar_), runner_(lp, cfg, tmpl_, out_, sup_),
       items_(lp, cfg, tmpl_), group_(cfg.jobs), halt_(cfg.halt) {
     if (!cfg.workdir.empty()) {
@@ -46,8 +48,21 @@ engine::engine(conc::loop& lp, const config& cfg)
     }
     if (!cfg.joblog.empty() && !cfg.dry_run) {   // --dry-run runs nothing, so it logs nothing
         bool resuming = cfg.resume || cfg.resume_failed;
-        if (resuming) resume_ = read_joblog(cfg.joblog);
-        log_.emplace(cfg.joblog, resuming ? joblog_writer::mode::append : joblog_writer::mode::truncate);
+        if (cfg.joblog == "-") {
+            log_to_stdout_ = true;
+        } else {
+            if (resuming) resume_ = read_joblog(cfg.joblog);
+            log_.emplace(cfg.joblog, resuming || cfg.joblog_append ? joblog_writer::mode::append
+                                                                   : joblog_writer::mode::truncate);
+        }
+    }
+    if (cfg.progress) bar_.use_gnu_progress(cfg.eta);
+    if (cfg.tagstring) tag_.emplace(*cfg.tagstring, cfg.tmpl);
+    if ((!cfg.results.empty() || cfg.files) && !cfg.dry_run) {
+        string_template name(cfg.results, cfg.tmpl);
+        bool named = !cfg.results.empty() && name.has_replacement();
+        if (named) results_name_.emplace(std::move(name));
+        results_.emplace(cfg.results, cfg.files, named, cfg.keep_order);
     }
     sup_.on_stop([this](int) { stop_starting(); });
     out_.on_error([this](const conc::writer& w) { output_failed(w); });
@@ -58,8 +73,10 @@ engine::engine(conc::loop& lp, const config& cfg)
 }
 
 conc::task<int> engine::run() {
-    // GNU parallel reads all input for a percentage or {##}.
-    co_await items_.prepare(cfg_.halt.percent || tmpl_.uses_total());
+    if (log_to_stdout_) co_await out_.print(1, std::string(joblog_header));
+    if (cfg_.progress) co_await out_.print(2, cli::gnu_progress_header(conc::online_cpus(), cfg_.jobs));
+    // GNU parallel reads all input for a percentage, {##} and --eta.
+    co_await items_.prepare(cfg_.halt.percent || tmpl_.uses_total() || cfg_.eta);
     if (cfg_.header) tmpl_.bind_names(items_.column_names());
     if (auto total = items_.total_jobs()) {
         bar_.set_total(*total);
@@ -91,13 +108,18 @@ conc::task<void> engine::feed() {
         if (!next) break;
         std::vector<std::string> items = std::move(*next);
         ++seq;
-        if (resume_.skip(seq, cfg_.resume_failed)) {
+        // --retry-failed: only the jobs the joblog holds as failed.
+        if (cfg_.retry_failed ? !resume_.failed.contains(seq) : resume_.skip(seq, cfg_.resume_failed)) {
             ++skipped_;   // done in an earlier run: the bar counts it done
             if (cfg_.keep_order) co_await out_.skip(seq);
+            if (results_ && results_->table()) co_await write_results(results_->skip(seq));
             continue;
         }
         if (cfg_.dry_run) {
-            co_await out_.print(1, shown_command(cfg_, command_of(items, seq, 1)) + "\n");
+            std::vector<std::string_view> views(items.begin(), items.end());
+            std::string line = shown_command(cfg_, command_of(items, seq, 1));
+            if (tag_ || cfg_.colour) line = prefix_of(views, seq, 1) + line + (cfg_.colour ? std::string(reset_colour) : "");
+            co_await out_.print(1, line + "\n");
             continue;
         }
         if (cfg_.limits.any()) co_await wait_for_room();
@@ -142,24 +164,69 @@ std::vector<std::string> engine::command_of(const std::vector<std::string>& item
 
 conc::task<void> engine::run_job(std::uint64_t seq, unsigned slot, std::vector<std::string> items) {
     std::vector<std::string> argv = command_of(items, seq, slot);
-    std::string cwd = cfg_.workdir;
-    if (workdir_) {
-        std::vector<std::string_view> views(items.begin(), items.end());
-        cwd = workdir_->expand(views, seq, slot, total_jobs())[0];
+    std::vector<std::string_view> views(items.begin(), items.end());
+    std::string cwd = workdir_ ? workdir_->expand(views, seq, slot, total_jobs())[0] : cfg_.workdir;
+    auto oj = out_.open(seq, tag_ || cfg_.colour ? prefix_of(views, seq, slot) : std::string());
+    if (cfg_.colour) oj->set_line_end(std::string(reset_colour));
+    if (cfg_.progress) {
+        bar_.set_running(++running_, ++started_);
+        out_.progress(tally_.finished + skipped_);
     }
-    auto oj = out_.open(seq, cfg_.tag ? tag_of(items) : std::string());
+    std::string log_row;
+    // --results, --files: the job's output goes to files (or a table row), not to stdout.
+    std::optional<results::job_files> files;
+    job_values values;
+    std::string captured[2];
+    std::exception_ptr file_error;
     try {
+        if (results_) {
+            values = values_of(items);
+            for (int stream : {1, 2}) {
+                if (results_->table()) {
+                    oj->divert(stream, [&captured, stream](std::string_view d) { captured[stream - 1].append(d); });
+                    continue;
+                }
+                if (!files)
+                    files = results_->open_job(seq, values, results_name_ ? results_name_->expand(views, seq, slot)
+                                                                          : std::string());
+                int fd = stream == 1 ? files->out.get() : files->err.get();   // -1: --files drops stderr
+                oj->divert(stream, [fd, &file_error, &files, stream](std::string_view d) {
+                    if (fd < 0 || file_error) return;
+                    try {
+                        conc::write_all(fd, d);
+                    } catch (const conc::sys_error& e) {
+                        file_error = std::make_exception_ptr(conc::sys_error(
+                            e.err(), "write '" + files->stdout_path + (stream == 2 ? "' (stderr)" : "'")));
+                    }
+                });
+            }
+        }
         outcome oc = co_await runner_.run(argv, seq, slot, *oj, cwd);
         if (jobs_file_.active())   // -j FILE, as GNU parallel: read again when a job ends, if it changed
             if (auto n = jobs_file_.changed(conc::online_cpus())) group_.set_limit(*n);
-        record(oc, seq, slot, argv);
+        bool counted = !oc.stopped && (oc.ran || oc.cannot_run);
+        log_row = record(oc, seq, argv, oj->received(1));
+        if (file_error) std::rethrow_exception(file_error);
+        if (results_ && results_->table()) {
+            std::string text = counted ? results_->add_row({seq, oc.start, oc.runtime, oj->received(1), exitval_of(oc),
+                                                            oc.status.signal(), shown_command(cfg_, argv), &values,
+                                                            std::move(captured[0]), std::move(captured[1])})
+                                       : results_->skip(seq);
+            co_await write_results(std::move(text));
+        } else if (results_ && results_->files()) {
+            oj->divert(1, nullptr);
+            co_await out_.add(*oj, 1, files->stdout_path + "\n");
+        }
     } catch (const conc::cancelled_error&) {
         throw;
     } catch (...) {   // pmap itself failed: stop, but still write what the jobs gave
         if (!error_) error_ = std::current_exception();
         stop_everything(SIGTERM);
     }
+    if (results_) oj->divert(1, nullptr), oj->divert(2, nullptr);
     co_await out_.finish(std::move(oj));
+    if (!log_row.empty()) co_await out_.print(1, std::move(log_row));   // --joblog -: after the job's output
+    if (cfg_.progress) bar_.set_running(--running_, started_);
     out_.progress(tally_.finished + skipped_);
     if (cfg_.output == output_mode::ungroup && !tally_.reader_gone && out_.stdout_reader_gone()) {
         tally_.reader_gone = true;   // -u: the jobs write to stdout, pmap learns of its reader only this way
@@ -167,22 +234,54 @@ conc::task<void> engine::run_job(std::uint64_t seq, unsigned slot, std::vector<s
     }
 }
 
+// The tag (--tagstring, --tag), coloured (--ctag, --color), that starts each line of a job.
+std::string engine::prefix_of(std::span<const std::string_view> items, std::uint64_t seq, unsigned slot) const {
+    std::string prefix = cfg_.colour ? colour_of(seq) : std::string();
+    if (tag_) prefix += tag_->expand(items, seq, slot) + '\t';
+    return prefix;
+}
+
+// --results' directories: the job's values, argument after argument, each
+// argument holding one value per source (or per --colsep column; then one
+// argument a job is assumed).
+job_values engine::values_of(const std::vector<std::string>& items) const {
+    std::size_t per = cfg_.colsep || (cfg_.max_args <= 1 && !cfg_.fill) ? items.size()
+                                                                         : std::max<std::size_t>(1, cfg_.sources.size());
+    job_values values;
+    for (std::size_t i = 0; i < items.size(); i += per)
+        values.emplace_back(items.begin() + i, items.begin() + std::min(items.size(), i + per));
+    return values;
+}
+
+conc::task<void> engine::write_results(std::string text) {
+    if (text.empty()) co_return;
+    if (results_->table_on_stdout()) co_await out_.print(1, std::move(text));
+    else results_->write_table(text);
+}
+
 // A job that pmap stopped did not end on its own: it is neither counted nor
 // logged, so --resume runs it again.
-void engine::record(const outcome& oc, std::uint64_t seq, unsigned slot, const std::vector<std::string>& argv) {
-    if (oc.stopped || !(oc.ran || oc.cannot_run)) return;
+std::string engine::record(const outcome& oc, std::uint64_t seq, const std::vector<std::string>& argv,
+                           std::uint64_t received) {
+    if (oc.stopped || !(oc.ran || oc.cannot_run)) return {};
     tally_.job_ended(oc.succeeded());
-    if (log_) {
-        // A timed-out job failed whatever it exited with: -1, as GNU parallel logs it.
-        int exitval = oc.cannot_run ? cli::exit_cannot_exec : oc.timed_out ? -1 : oc.status.exited() ? oc.status.code() : 0;
-        try {
-            log_->write(seq, slot, oc.start, oc.runtime, exitval, oc.status.signal(), shown_command(cfg_, argv));
-        } catch (const conc::sys_error& e) {
-            say(cli::describe(e));   // "cannot write the joblog 'PATH': REASON"
-            log_.reset();
+    std::string row;
+    if (log_ || log_to_stdout_) {
+        std::string command = shown_command(cfg_, argv);
+        joblog_row r{seq, oc.start, oc.runtime, 0, received, exitval_of(oc), oc.status.signal(), command};
+        if (log_to_stdout_) {
+            row = format_joblog_row(r);
+        } else {
+            try {
+                log_->write(r);
+            } catch (const conc::sys_error& e) {
+                say(cli::describe(e));   // "cannot write the joblog 'PATH': REASON"
+                log_.reset();
+            }
         }
     }
     act_on(halt_.job_finished(oc.shell_code()));
+    return row;
 }
 
 void engine::act_on(cli::stop_action a) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,9 @@
 #include "output.hpp"
 #include "pmap.hpp"
 #include "progress.hpp"
+#include "results.hpp"
 #include "stop_policy.hpp"
+#include "tag.hpp"
 #include "supervisor.hpp"
 
 namespace pmap {
@@ -37,7 +40,12 @@ private:
     // or the records themselves as a command line.
     std::vector<std::string> command_of(const std::vector<std::string>& items, std::uint64_t seq, unsigned slot) const;
     conc::task<void> run_job(std::uint64_t seq, unsigned slot, std::vector<std::string> items);
-    void record(const outcome& oc, std::uint64_t seq, unsigned slot, const std::vector<std::string>& argv);
+    // Counts and logs a finished job; returns its joblog row when the log is stdout.
+    std::string record(const outcome& oc, std::uint64_t seq, const std::vector<std::string>& argv,
+                       std::uint64_t received);
+    std::string prefix_of(std::span<const std::string_view> items, std::uint64_t seq, unsigned slot) const;
+    job_values values_of(const std::vector<std::string>& items) const;
+    conc::task<void> write_results(std::string text);
     void act_on(cli::stop_action a);
     void stop_starting();
     void stop_everything(int sig);
@@ -60,6 +68,11 @@ private:
     cli::exit_tally tally_;
     joblog_state resume_;
     std::optional<joblog_writer> log_;
+    bool log_to_stdout_ = false;              // --joblog -
+    std::optional<string_template> tag_;      // --tagstring (--tag: {})
+    std::optional<string_template> results_name_;   // --results NAME{}
+    std::optional<results> results_;          // --results, --files
+    std::uint64_t running_ = 0, started_ = 0; // --progress
     conc::job<void> feeder_;
     std::vector<conc::job<void>> messages_;   // said from places that cannot wait
     std::exception_ptr error_;                // pmap itself failed (out of fds, ...)

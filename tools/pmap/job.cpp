@@ -38,7 +38,9 @@ void make_directories(const std::string& dir) {
 }  // namespace
 
 std::string shown_command(const config& cfg, const std::vector<std::string>& argv) {
-    if ((cfg.tmpl.shell || cfg.records_are_commands) && argv.size() == 3) return argv[2];
+    // A shell's command is its script (GNU parallel logs the script, and --retry-failed runs it again).
+    if ((cfg.tmpl.shell || cfg.records_are_commands || cfg.retry_failed) && argv.size() == 3 && argv[1] == "-c")
+        return argv[2];
     return cli::format_command(argv);
 }
 

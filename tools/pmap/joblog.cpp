@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <map>
 
 #include "conc/error.hpp"
 
@@ -42,18 +43,23 @@ seq_set seq_set::from(std::vector<std::uint64_t> seqs) {
 }
 
 std::string joblog_escape(std::string_view command) {
-    std::string out;
-    out.reserve(command.size());
-    for (char c : command) {
-        switch (c) {
-        case '\\': out.append("\\\\"); break;
-        case '\t': out.append("\\t"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        default: out.push_back(c);
-        }
-    }
+    std::string out(command);
+    for (char& c : out)
+        if (c == '\n') c = '\0';
     return out;
+}
+
+std::string format_joblog_row(const joblog_row& r) {
+    char nums[1024];  // any double fits "%.3f"
+    int n = std::snprintf(nums, sizeof nums, "%llu\t:\t%.3f\t%10.3f\t%llu\t%llu\t%d\t%d\t",
+                          static_cast<unsigned long long>(r.seq), r.start, r.runtime,
+                          static_cast<unsigned long long>(r.send), static_cast<unsigned long long>(r.receive),
+                          r.exitval, r.signal);
+    std::string row(nums, static_cast<std::size_t>(n > 0 ? std::min<int>(n, sizeof nums - 1) : 0));
+    row.reserve(row.size() + r.command.size() + 1);
+    for (char c : r.command) row.push_back(c == '\n' ? '\0' : c);
+    row.push_back('\n');
+    return row;
 }
 
 namespace {
@@ -84,12 +90,25 @@ std::string_view field(std::string_view line, std::size_t i) {
     return line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
 }
 
+// Where the Command field starts: after i TABs (it may hold TABs itself).
+std::string_view rest_from(std::string_view line, std::size_t i) {
+    std::size_t start = 0;
+    for (std::size_t k = 0; k < i; ++k) {
+        std::size_t tab = line.find('\t', start);
+        if (tab == std::string_view::npos) return {};
+        start = tab + 1;
+    }
+    return line.substr(start);
+}
+
+// GNU parallel's layout; a header names the columns (pmap's older 7-column log too).
 struct columns {
-    std::size_t seq = 0, exitval = 4, signal = 5;
+    std::size_t seq = 0, exitval = 6, signal = 7, command = 8;
 };
 
 class joblog_parser {
 public:
+    explicit joblog_parser(bool commands) : commands_(commands) {}
     void line(std::string_view l) {
         bool first = first_;
         first_ = false;
@@ -102,6 +121,7 @@ public:
                 if (f == "Seq") cols_.seq = i, found |= 1;
                 if (f == "Exitval") cols_.exitval = i, found |= 2;
                 if (f == "Signal") cols_.signal = i, found |= 4;
+                if (f == "Command") cols_.command = i;
                 if (tab == std::string_view::npos) break;
                 rest.remove_prefix(tab + 1);
             }
@@ -117,6 +137,12 @@ public:
             return;
         }
         (exitval == 0 && signal == 0 ? ok_ : bad_).push_back(seq);
+        if (commands_ && !(exitval == 0 && signal == 0)) {
+            std::string cmd(rest_from(l, cols_.command));
+            for (char& c : cmd)
+                if (c == '\0') c = '\n';
+            commands_by_seq_[seq] = std::move(cmd);
+        }
     }
     void finish() {
         state.succeeded = seq_set::from(std::move(ok_));
@@ -124,18 +150,22 @@ public:
         for (auto s : bad_)
             if (!state.succeeded.contains(s)) failed.push_back(s);
         state.failed = seq_set::from(std::move(failed));
+        for (auto& [seq, cmd] : commands_by_seq_)
+            if (!state.succeeded.contains(seq)) state.failed_commands.emplace_back(seq, std::move(cmd));
     }
     joblog_state state;
 
 private:
     columns cols_;
     bool first_ = true;
+    bool commands_;
     std::vector<std::uint64_t> ok_, bad_;
+    std::map<std::uint64_t, std::string> commands_by_seq_;
 };
 
 }  // namespace
 
-joblog_state read_joblog(const std::string& path) {
+joblog_state read_joblog(const std::string& path, bool commands) {
     int raw;
     do raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     while (raw < 0 && errno == EINTR);
@@ -146,7 +176,7 @@ joblog_state read_joblog(const std::string& path) {
     conc::unique_fd fd(raw);
     struct stat st;
     if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) throw conc::sys_error(EISDIR, joblog_doing("open", path));
-    joblog_parser parser;
+    joblog_parser parser(commands);
     std::string pending;
     char buf[65536];
     for (;;) {
@@ -203,20 +233,9 @@ joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
         }
     }
     if (!start.empty()) write_row(start);
-    row_.reserve(256);
 }
 
-void joblog_writer::write(std::uint64_t seq, unsigned slot, double start_epoch_seconds, double runtime_seconds,
-                          int exitval, int signal, std::string_view command) {
-    char nums[1024];  // "%.3f" of any double fits
-    int n = std::snprintf(nums, sizeof nums, "%llu\t%u\t%.3f\t%.3f\t%d\t%d\t", static_cast<unsigned long long>(seq),
-                          slot, start_epoch_seconds, runtime_seconds, exitval, signal);
-    row_.clear();
-    row_.append(nums, static_cast<std::size_t>(n > 0 ? std::min<int>(n, sizeof nums - 1) : 0));
-    row_.append(joblog_escape(command));
-    row_.push_back('\n');
-    write_row(row_);
-}
+void joblog_writer::write(const joblog_row& r) { write_row(format_joblog_row(r)); }
 
 void joblog_writer::write_row(std::string_view text) {
     try {

@@ -1,10 +1,13 @@
-// pmap --joblog and --resume: a TSV file with one row per finished job.
+// pmap --joblog and --resume: GNU parallel's joblog, one row per finished job,
+// so either tool resumes from the other's log.
 //
-//   Seq<TAB>Slot<TAB>Starttime<TAB>JobRuntime<TAB>Exitval<TAB>Signal<TAB>Command
+//   Seq<TAB>Host<TAB>Starttime<TAB>JobRuntime<TAB>Send<TAB>Receive<TAB>Exitval<TAB>Signal<TAB>Command
 //
-// Times are seconds with 3 decimals (Starttime since the epoch).  Each row
-// goes out in one write(2), so a crash never leaves half a row behind.  The
-// Command field escapes backslash, TAB, newline and CR as \\ \t \n \r.
+// As GNU parallel writes it: Host is ":" (this computer), Starttime is
+// seconds since the epoch with 3 decimals ("%.3f"), JobRuntime "%10.3f"
+// (padded to 10 columns), Send 0, Receive the bytes of the job's stdout, and
+// the Command as run by a shell, each newline in it written as a NUL byte.
+// Each row goes out in one write(2), so a crash never leaves half a row behind.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +21,8 @@
 
 namespace pmap {
 
-inline constexpr std::string_view joblog_header = "Seq\tSlot\tStarttime\tJobRuntime\tExitval\tSignal\tCommand\n";
+inline constexpr std::string_view joblog_header =
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
 // A set of job numbers, stored as sorted disjoint runs: a joblog of millions
 // of consecutive jobs costs a few bytes.
@@ -39,6 +43,8 @@ struct joblog_state {
     seq_set succeeded;  // some row of the seq has Exitval 0 and Signal 0
     seq_set failed;     // logged, and no row of the seq succeeded
     std::size_t bad_lines = 0;  // rows that could not be read (skipped)
+    // --retry-failed: the Command of each failed seq (its last row), NULs back to newlines.
+    std::vector<std::pair<std::uint64_t, std::string>> failed_commands;
 
     // --resume skips every logged job; --resume-failed only those that succeeded.
     bool skip(std::uint64_t seq, bool resume_failed) const noexcept {
@@ -55,9 +61,25 @@ std::string joblog_doing(std::string_view doing, const std::string& path);
 // GNU parallel; other errors (a directory too) throw conc::sys_error.  Columns are found by the
 // header's names, so GNU parallel's joblog (with Host, Send, Receive) reads too;
 // without a header pmap's own layout is assumed.
-joblog_state read_joblog(const std::string& path);
+// With commands, failed_commands is filled too (--retry-failed).
+joblog_state read_joblog(const std::string& path, bool commands = false);
 
-// Escapes backslash, TAB, newline and CR so a command is one TSV field.
+// One finished job, as a joblog row.
+struct joblog_row {
+    std::uint64_t seq = 0;
+    double start = 0;          // seconds since the epoch
+    double runtime = 0;        // seconds
+    std::uint64_t send = 0;    // bytes sent to the job (GNU: --pipe input)
+    std::uint64_t receive = 0; // bytes of its stdout
+    int exitval = 0;
+    int signal = 0;
+    std::string_view command;
+};
+
+// The row's text, newline included (GNU parallel's format).
+std::string format_joblog_row(const joblog_row& r);
+
+// A command as one joblog field: each newline becomes a NUL byte, as GNU parallel writes it.
 std::string joblog_escape(std::string_view command);
 
 class joblog_writer {
@@ -72,8 +94,7 @@ public:
 
     // One row, in one write(2).  Throws conc::sys_error("write the joblog 'path'")
     // when it cannot be written.
-    void write(std::uint64_t seq, unsigned slot, double start_epoch_seconds, double runtime_seconds, int exitval,
-               int signal, std::string_view command);
+    void write(const joblog_row& r);
 
     int fd() const noexcept { return fd_.get(); }
     const std::string& path() const noexcept { return path_; }
@@ -83,7 +104,6 @@ private:
 
     conc::unique_fd fd_;
     std::string path_;
-    std::string row_;  // reused buffer
 };
 
 }  // namespace pmap

@@ -66,6 +66,7 @@ void finish_jobs_options(config& cfg, const cli::shared_options& shared) {
     }
     bool function = false;
     if (!cfg.tmpl.shell) {
+        if (cfg.quote) return;   // -q: every word is data, shell syntax included
         command_template t(cfg.command, cfg.tmpl);
         std::string why = needs_shell(cfg.command, t);
         if (why.empty()) return;

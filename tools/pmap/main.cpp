@@ -18,6 +18,7 @@
 #include "jobs_options.hpp"
 #include "messages.hpp"
 #include "options.hpp"
+#include "output_options.hpp"
 #include "pmap.hpp"
 #include "source_options.hpp"
 #include "supervisor.hpp"
@@ -43,7 +44,7 @@ std::vector<cli::option_spec> option_rows() {
         {opt_retries, "retries", cli::arg::required, "N", "run a failing job up to N times in all"},
         {opt_halt, "halt", cli::arg::required, "WHEN", "stop early: now|soon,fail|success|done[=N|P%]"},
         {opt_delay, "delay", cli::arg::required, "DUR", "wait DUR between job starts"},
-        {opt_joblog, "joblog", cli::arg::required, "FILE", "log each finished job to FILE (TSV)"},
+        {opt_joblog, "joblog", cli::arg::required, "FILE", "log each finished job to FILE (GNU parallel's format; - stdout)"},
         {opt_resume, "resume", cli::arg::none, nullptr, "with --joblog: skip jobs already logged"},
         {opt_resume_failed, "resume-failed", cli::arg::none, nullptr, "with --joblog: skip jobs logged as succeeded"},
     });
@@ -53,6 +54,13 @@ std::vector<cli::option_spec> option_rows() {
     // --- issue 13: jobs and slots, environment, shell, --pipe ---
     std::vector<cli::option_spec> jobs = pmap::jobs_option_rows();
     rows.insert(rows.end(), jobs.begin(), jobs.end());
+    // --- issue 13: output and records of work ---
+    rows.insert(rows.end(), {
+        {opt_line_buffer, "lb", cli::arg::none, nullptr, "same as --line-buffer"},
+        {opt_joblog, "jl", cli::arg::required, "FILE", "same as --joblog"},
+    });
+    std::vector<cli::option_spec> out = pmap::output_option_rows();
+    rows.insert(rows.end(), out.begin(), out.end());
     return rows;
 }
 
@@ -74,6 +82,7 @@ pmap::config read_command_line(int argc, char** argv) {
     for (auto& [key, v] : args.options) {
         try {
             if (shared.take(key, v)) continue;
+            if (pmap::take_output_option(key, v, cfg)) continue;   // --- issue 13: output and records of work ---
         } catch (const cli::usage_problem& e) {
             cli::usage_error(e.what());
         }
@@ -108,6 +117,7 @@ pmap::config read_command_line(int argc, char** argv) {
     if (cfg.attempts == 0) cfg.attempts = 1;   // GNU parallel: --retries 0 means one try
 
     pmap::take_operands(args.operands, cfg);   // COMMAND [ARG...] [::: ITEM... | :::: FILE...]...
+    pmap::finish_output_options(cfg, ungroup);   // --- issue 13: output and records of work ---
     if ((cfg.resume || cfg.resume_failed) && cfg.joblog.empty())
         cli::usage_error(std::string(cfg.resume ? "--resume" : "--resume-failed") + " needs --joblog FILE");
     if (ungroup && (line_buffer || cfg.tag || cfg.keep_order))

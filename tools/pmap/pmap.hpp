@@ -56,15 +56,25 @@ struct config {
     bool keep_order = false;
     output_mode output = output_mode::group;
     bool tag = false;
+    // --- issue 13: output and records of work ---
+    std::optional<std::string> tagstring;  // --tagstring (unquoted), --tag's "{}"
+    bool colour = false;                   // --ctag, --ctagstring, --color
+    bool quote = false;                    // -q: the command's words are never shell syntax
+    std::string results;                   // --results DIR | NAME.csv | NAME.tsv | NAME{}
+    bool files = false;                    // --files
+    bool progress = false;                 // --progress
+    bool eta = false;                      // --eta (implies --progress)
 
     std::optional<std::chrono::nanoseconds> timeout;   // per job
     std::optional<std::chrono::nanoseconds> delay;     // between starts
     unsigned attempts = 1;                 // --retries: attempts in all, as GNU parallel counts
     cli::stop_policy halt;
 
-    std::string joblog;
+    std::string joblog;                    // "-": stdout
+    bool joblog_append = false;            // --joblog +FILE
     bool resume = false;
     bool resume_failed = false;
+    bool retry_failed = false;             // run the failed commands of the joblog, nothing else
 
     bool bar = false;
     bool bar_forced = false;
