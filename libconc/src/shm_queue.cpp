@@ -162,7 +162,7 @@ using u64 = std::uint64_t;
 using i64 = std::int64_t;
 
 constexpr u64 queue_magic = 0x3145555143'4e4f43ULL;  // "CONCQUE1" read little-endian
-constexpr u32 layout_version = 1;
+constexpr u32 layout_version = 2;   // 2: conc::mutex is a futex word on the robust list (was a pthread_mutex_t)
 constexpr u32 journal_max = 320;
 constexpr u64 block_size = 64;
 constexpr u64 block_payload = block_size - sizeof(u64);

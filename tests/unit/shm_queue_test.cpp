@@ -1212,7 +1212,7 @@ Test(shm_queue, killed_at_every_step_of_a_commit_or_of_its_repair_the_item_is_wh
 // A file-backed queue kept across a reboot holds lock words of the old boot:
 // here a lock word owned by a thread id that does not exist, which would
 // block every locker forever.  The first open on the new boot renews them.
-// (White box: layout version 1 keeps the boot id at offset 72 and the
+// (White box: layout version 2 keeps the boot id at offset 72 and the
 // mutex's lock word at offset 128.)
 Test(shm_queue, a_file_queue_from_an_earlier_boot_gets_fresh_lock_words, .timeout = 120) {
     char dir[] = "/tmp/conc_shmq_test_XXXXXX";
