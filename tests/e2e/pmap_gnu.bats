@@ -828,6 +828,21 @@ SH
     assert_output $'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\tV1\tStdout\tStderr\n1\t:\tS\tR\t0\t2\t0\t0\t"echo a"\ta\t"a\n"\t'
 }
 
+# parallel -k --results -.json printf '%s' ::: 'q"b\s' $'t\tz' a
+@test "pmap --results NAME.json writes one JSON object per job, escaped as GNU's" {
+    run pmap -k --results -.json printf '%s' ::: 'q"b\s' $'t\tz' a
+    assert_success
+    run sed -E 's/"Starttime": [0-9]+\.[0-9]{3}, "JobRuntime": [0-9]+\.[0-9]{3}/T/' <<<"$output"
+    assert_output - <<'EOF'
+{ "Seq": 1, "Host": ":", T, "Send": 0, "Receive": 5, "Exitval": 0, "Signal": 0, "Command": "printf %s 'q\"b\\s'", "V": [ "q\"b\\s" ], "Stdout": "q\"b\\s", "Stderr": "" }
+{ "Seq": 2, "Host": ":", T, "Send": 0, "Receive": 3, "Exitval": 0, "Signal": 0, "Command": "printf %s 't\u0009z'", "V": [ "t\u0009z" ], "Stdout": "t\u0009z", "Stderr": "" }
+{ "Seq": 3, "Host": ":", T, "Send": 0, "Receive": 1, "Exitval": 0, "Signal": 0, "Command": "printf %s a", "V": [ "a" ], "Stdout": "a", "Stderr": "" }
+EOF
+    run pmap --results out.json true ::: x
+    assert_success
+    [ -f out.json ] && [ "$(wc -l <out.json)" = 1 ]
+}
+
 @test "pmap --results NAME.csv without -k has one row per job, whatever the order" {
     run pmap -j4 --results x.csv echo ::: $(seq 20)
     assert_success

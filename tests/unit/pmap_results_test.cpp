@@ -62,6 +62,13 @@ Test(results, header_names_replace_numbers_and_sort_as_gnu_parallel_sorts_them) 
     cr_assert_eq(results_subdir({{"p", "q"}}, {"name", ""}), "name/p/2/q");   // unnamed: its number; "name" is 0 to Perl
 }
 
+Test(results, json_strings_are_escaped_as_gnu_parallel_escapes_them) {
+    cr_assert_eq(json_string("a"), "\"a\"");
+    cr_assert_eq(json_string("q\"b\\s"), "\"q\\\"b\\\\s\"");
+    cr_assert_eq(json_string(std::string("t\tz\n\0", 5)), "\"t\\u0009z\\u000a\\u0000\"");
+    cr_assert_eq(json_string("\xc3\xa9/"), "\"\xc3\xa9/\"");   // UTF-8 and / as they are
+}
+
 Test(results, csv_fields_are_quoted_as_gnu_parallel_quotes_them) {
     cr_assert_eq(csv_field("a", ','), "a");
     cr_assert_eq(csv_field("b,c", ','), "\"b,c\"");
@@ -182,10 +189,8 @@ Test(tag, tagstring_expands_replacement_strings_once_per_job) {
     string_template plain("X", template_options{});
     cr_assert_not(plain.has_replacement());
     cr_assert_eq(plain.expand(two, 1, 1), "X");
-    template_options cols;
-    cols.colsep = ",";
-    string_template second("{2}", cols);
-    std::vector<std::string_view> rec{"a, b"};
+    string_template second("{2}", template_options{});   // the job's second value (source or column)
+    std::vector<std::string_view> rec{"a", "b"};
     cr_assert_eq(second.expand(rec, 1, 1), "b");
 }
 

@@ -141,10 +141,11 @@ std::string parent_of(const std::string& path) {
 results::results(std::string spec, bool files, bool named, bool keep_order)
     : spec_(std::move(spec)), files_(files), keep_order_(keep_order) {
     if (spec_.empty()) return;
-    if (ends_with_nocase(spec_, ".csv") || ends_with_nocase(spec_, ".tsv")) {
+    if (ends_with_nocase(spec_, ".csv") || ends_with_nocase(spec_, ".tsv") || ends_with_nocase(spec_, ".json")) {
         kind_ = kind::table;
+        json_ = ends_with_nocase(spec_, ".json");
         sep_ = ends_with_nocase(spec_, ".csv") ? ',' : '\t';
-        if (spec_ != "-.csv" && spec_ != "-.tsv") table_fd_ = create(spec_);
+        if (spec_ != "-.csv" && spec_ != "-.tsv" && spec_ != "-.json") table_fd_ = create(spec_);
         return;
     }
     kind_ = named ? kind::named : kind::tree;
@@ -188,6 +189,7 @@ std::string results::add_row(const row& r) {
         std::snprintf(buf, sizeof buf, fmt, v);
         return std::string(buf);
     };
+    if (json_) return ready(r.seq, json_row(r, fixed));
     std::vector<std::string> fields{std::to_string(r.seq),     ":",
                                     fixed("%.3f", r.start),    fixed("%.3f", r.runtime),
                                     "0",                       std::to_string(r.receive),
@@ -209,6 +211,37 @@ std::string results::add_row(const row& r) {
         text = csv_line(head, sep_);
     }
     return text + ready(r.seq, csv_line(fields, sep_));
+}
+
+// GNU parallel's --results NAME.json: one object a line.
+template <class Fixed>
+std::string results::json_row(const row& r, Fixed fixed) {
+    std::string t = "{ \"Seq\": " + std::to_string(r.seq) + ", \"Host\": \":\", \"Starttime\": " + fixed("%.3f", r.start) +
+                    ", \"JobRuntime\": " + fixed("%.3f", r.runtime) + ", \"Send\": 0, \"Receive\": " +
+                    std::to_string(r.receive) + ", \"Exitval\": " + std::to_string(r.exitval) +
+                    ", \"Signal\": " + std::to_string(r.signal) + ", \"Command\": " + json_string(r.command) +
+                    ", \"V\": [ ";
+    bool first = true;
+    for (const auto& arg : *r.values)
+        for (const auto& v : arg) t += (first ? "" : ", ") + json_string(v), first = false;
+    return t + " ], \"Stdout\": " + json_string(r.out) + ", \"Stderr\": " + json_string(r.err) + " }\n";
+}
+
+std::string json_string(std::string_view v) {
+    std::string out = "\"";
+    for (unsigned char c : v) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += char(c);
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    return out + '"';
 }
 
 std::string results::skip(std::uint64_t seq) { return keep_order_ ? ready(seq, {}) : std::string(); }

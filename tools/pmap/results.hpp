@@ -8,6 +8,7 @@
 //   --results NAME.csv     one row per job: Seq,Host,Starttime,JobRuntime,Send,
 //   --results NAME.tsv     Receive,Exitval,Signal,Command,V1..Vn,Stdout,Stderr
 //                          (-.csv, -.tsv: on stdout); a header first
+//   --results NAME.json    the same as one JSON object a line (-.json: on stdout)
 //   --results STR{}...     a name with replacement strings: stdout in the
 //                          name, stderr in NAME.err, the number in NAME.seq;
 //                          a name ending in / is a directory as above
@@ -43,6 +44,8 @@ std::string results_subdir(const job_values& values, const std::vector<std::stri
 std::string csv_field(std::string_view v, char sep);
 // The fields joined by sep, with a newline.
 std::string csv_line(const std::vector<std::string>& fields, char sep);
+// A JSON string: quote and backslash escaped, control bytes as \u00XX (GNU's).
+std::string json_string(std::string_view v);
 
 class results {
 public:
@@ -85,12 +88,15 @@ public:
 
 private:
     std::string ready(std::uint64_t seq, std::string text);
+    template <class Fixed>
+    std::string json_row(const row& r, Fixed fixed);
 
     kind kind_ = kind::none;
     std::string spec_;
     bool files_ = false;
     bool keep_order_ = false;
     char sep_ = ',';
+    bool json_ = false;            // NAME.json: one object a line, no header
     conc::unique_fd table_fd_;
     bool header_done_ = false;
     conc::reorder_buffer<std::string> order_;
