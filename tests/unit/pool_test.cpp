@@ -1029,11 +1029,9 @@ struct counter {
     std::mutex m;
     std::condition_variable cv;
     int n = 0;
-    void add() {
-        {
-            std::lock_guard lk(m);
-            ++n;
-        }
+    void add() {   // notifies under the lock: once a waiter sees n, add() no longer touches cv
+        std::lock_guard lk(m);
+        ++n;
         cv.notify_all();
     }
     bool wait_for(int want) {  // a generous bound: only a hang fails
