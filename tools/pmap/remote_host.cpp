@@ -311,10 +311,14 @@ conc::task<std::optional<conc::exit_status>> remote_host::run_over_ssh(const rem
     co_await out_.drain(oj, 1, c->out().get());
     co_await err;
     conc::exit_status st = co_await c->exited();
-    // 255 is ssh's own failure; with the master gone too, the host was lost.
-    if (st.exited() && st.code() == 255 && (!up_ || !master_ || master_->has_exited())) {
-        lose();
-        co_return std::nullopt;
+    // 255 is ssh's own failure (or the job's exit code): when the master
+    // ends too, within a moment, the host was lost.
+    for (int i = 0; st.exited() && st.code() == 255 && i < 20; ++i) {
+        if (!up_ || !master_ || master_->has_exited()) {
+            lose();
+            co_return std::nullopt;
+        }
+        co_await lp_.sleep_for(100ms);
     }
     co_return st;
 }
