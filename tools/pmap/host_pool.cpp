@@ -245,7 +245,8 @@ conc::task<outcome> host_pool::attempt(const std::vector<std::string>& argv, std
             }
         } back{this, h};
         if (!h->remote) {
-            oc = co_await local_.attempt(argv, seq, slot, oj, cfg_.workdir == "..." ? std::string() : cwd);
+            std::string here = cfg_.workdir == "..." ? std::string() : cwd;   // named: g++ 12 and temporaries in co_await
+            oc = co_await local_.attempt(argv, seq, slot, oj, here);
             oc.host = ":";
             co_return oc;
         }
