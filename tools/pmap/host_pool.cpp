@@ -79,6 +79,7 @@ struct host_pool::host {
     sshlogin login;
     std::unique_ptr<remote_host> remote;   // null: this machine
     unsigned slots = 0, busy = 0;
+    std::uint64_t started = 0;             // jobs given to it: ties go to the one given fewer
     enum class state { connecting, up, down, gone } st = state::connecting;
     bool removed = false;                  // no longer in --slf
     bool answered = false;                 // connected or failed once
@@ -204,15 +205,20 @@ conc::task<host_pool::host*> host_pool::acquire(const host* avoid) {
     for (;;) {
         host* best = nullptr;
         bool alive = false;
-        auto score = [avoid](const host& h) { return (&h != avoid ? 1000000u : 0u) + (h.slots - h.busy); };
+        auto better = [avoid](const host& a, const host& b) {
+            if ((&a != avoid) != (&b != avoid)) return &a != avoid;
+            if (a.slots - a.busy != b.slots - b.busy) return a.slots - a.busy > b.slots - b.busy;
+            return a.started < b.started;
+        };
         for (auto& hp : hosts_) {
             host& h = *hp;
             if (h.st != host::state::gone && !h.removed) alive = true;
-            if (h.usable() && (!best || score(h) > score(*best))) best = &h;
+            if (h.usable() && (!best || better(h, *best))) best = &h;
         }
         if (stopping_) co_return nullptr;
         if (best) {
             ++best->busy;
+            ++best->started;
             co_return best;
         }
         if (!alive) co_return nullptr;
