@@ -44,7 +44,7 @@ sshlogin parse_sshlogin(std::string_view spec) {
     l.name = std::string(s);
     if (s == ":") return l;
     if (s.empty()) bad(spec, "no host");
-    if (s.find_first_of(" \t'\"\\$`;&|<>()*?[]{}!#~") != std::string_view::npos)
+    if (s.find_first_of(" \t'\"\\$`;&|<>()*?{}!#~") != std::string_view::npos)
         bad(spec, "a host is [user@]host[:port], without blanks or shell characters");
     if (auto at = s.rfind('@'); at != std::string_view::npos) {
         l.user = std::string(s.substr(0, at));
