@@ -75,6 +75,7 @@ sshlogin parse_sshlogin(std::string_view spec) {
 }
 
 void add_sshlogins(std::string_view list, std::vector<sshlogin>& out) {
+    if (trimmed(list).empty()) bad(list, "no host");
     for (std::size_t start = 0; start <= list.size();) {
         std::size_t comma = list.find(',', start);
         std::string_view spec = list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
@@ -97,7 +98,7 @@ std::vector<sshlogin> parse_sshlogin_file(std::string_view text) {
         std::string_view line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
         if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-        add_sshlogins(line, out);
+        if (!trimmed(line).empty()) add_sshlogins(line, out);
     }
     return out;
 }

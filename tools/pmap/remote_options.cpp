@@ -79,6 +79,13 @@ void finish_remote_options(config& cfg) {
     remote_config& r = cfg.remote;
     if (const char* ssh = std::getenv("PARALLEL_SSH"); ssh && *ssh && r.ssh == std::vector<std::string>{"ssh"})
         r.ssh = words_of(ssh);
+    if (!r.login_file.empty()) {   // read once now: a missing file or a bad line is a usage error
+        try {
+            sshlogin_file(r.login_file).changed();
+        } catch (const cli::usage_problem& e) {
+            cli::usage_error(e.what());
+        }
+    }
     if (r.any()) return;
     if (!r.transfer.empty() || !r.returns.empty() || !r.basefiles.empty() || r.cleanup)
         cli::usage_error("--transfer, --return, --cleanup and --basefile need hosts: -S or --sshloginfile");
