@@ -54,9 +54,9 @@ std::string remote_words(const std::vector<std::string>& argv) {
 }
 
 remote_host::remote_host(conc::loop& lp, std::vector<std::string> ssh, std::string control_path, sshlogin login,
-                         cli::output& out, cli::supervisor& sup)
+                         cli::output& out, cli::supervisor& sup, bool raw)
     : lp_(lp), ssh_(std::move(ssh)), control_path_(std::move(control_path)), login_(std::move(login)), out_(out),
-      sup_(sup) {}
+      sup_(sup), raw_(raw) {}
 
 remote_host::~remote_host() {
     reader_.cancel();
@@ -145,7 +145,9 @@ conc::task<void> remote_host::read_worker() {
                 if (it == pending_.end()) continue;
                 pending* p = it->second;
                 if (m.kind == wire::kind::output && p->oj) {
-                    co_await out_.add(*p->oj, m.value == 2 ? 2 : 1, std::move(m.data));
+                    int stream = m.value == 2 ? 2 : 1;
+                    if (raw_) co_await out_.print(stream, std::move(m.data));   // -u: as it comes
+                    else co_await out_.add(*p->oj, stream, std::move(m.data));
                 } else if (m.kind == wire::kind::exit || m.kind == wire::kind::reply) {
                     p->status = conc::exit_status::from_wait(int(m.value));
                     p->reply = std::move(m);
@@ -276,8 +278,8 @@ conc::task<std::optional<conc::exit_status>> remote_host::run_over_ssh(const rem
     script += remote_words(cmd.argv);
     conc::child_spec spec{.argv = ssh_argv(script)};
     spec.in = conc::child_io::pipe();   // held open while the job runs: the wrapper's signal
-    spec.out = conc::child_io::pipe();
-    spec.err = conc::child_io::pipe();
+    spec.out = raw_ ? conc::child_io::inherited() : conc::child_io::pipe();
+    spec.err = raw_ ? conc::child_io::inherited() : conc::child_io::pipe();
     std::optional<conc::child> c;
     std::string problem;
     try {
@@ -307,9 +309,11 @@ conc::task<std::optional<conc::exit_status>> remote_host::run_over_ssh(const rem
         };
         done.dog = lp_.spawn(watch(&sup_, &*c, *timeout, &timed_out));
     }
-    auto err = lp_.spawn(out_.drain(oj, 2, c->err().get()));
-    co_await out_.drain(oj, 1, c->out().get());
-    co_await err;
+    if (!raw_) {
+        auto err = lp_.spawn(out_.drain(oj, 2, c->err().get()));
+        co_await out_.drain(oj, 1, c->out().get());
+        co_await err;
+    }
     conc::exit_status st = co_await c->exited();
     // 255 is ssh's own failure (or the job's exit code): when the master
     // ends too, within a moment, the host was lost.

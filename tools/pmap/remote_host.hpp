@@ -43,9 +43,10 @@ public:
 
 class remote_host {
 public:
-    // ssh: the transport's words; control_path: the master's socket.
+    // ssh: the transport's words; control_path: the master's socket;
+    // raw: -u, the jobs' output goes straight out, not through their output::job.
     remote_host(conc::loop& lp, std::vector<std::string> ssh, std::string control_path, sshlogin login,
-                cli::output& out, cli::supervisor& sup);
+                cli::output& out, cli::supervisor& sup, bool raw);
     ~remote_host();
     remote_host(const remote_host&) = delete;
     remote_host& operator=(const remote_host&) = delete;
@@ -115,6 +116,7 @@ private:
     conc::job<void> reader_, errors_;
     std::string last_error_;                  // ssh's last line on stderr
     unsigned cpus_ = 1;
+    bool raw_ = false;
     bool up_ = false;
     conc::co::event lost_;
 };
