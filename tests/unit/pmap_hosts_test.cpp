@@ -32,6 +32,12 @@ Test(hosts, a_spec_has_slots_user_host_and_port) {
     cr_expect(parse_sshlogin(":").local());
     cr_expect(parse_sshlogin("2/:").local());
     cr_expect_eq(parse_sshlogin("2/:").slots, 2u);
+    sshlogin own = parse_sshlogin("2/ssh -F my config  bob@farm");
+    cr_expect(own.ssh == (std::vector<std::string>{"ssh", "-F", "my", "config"}));
+    cr_expect_eq(own.host, "farm");
+    cr_expect_eq(own.user, "bob");
+    cr_expect_eq(own.name, "ssh -F my config  bob@farm");
+    cr_expect(parse_sshlogin("ssh -F /etc/x host").ssh == (std::vector<std::string>{"ssh", "-F", "/etc/x"}));
     sshlogin v6 = parse_sshlogin("[::1]:22");
     cr_expect_eq(v6.host, "::1");
     cr_expect_eq(v6.port, "22");
@@ -39,7 +45,7 @@ Test(hosts, a_spec_has_slots_user_host_and_port) {
 
 Test(hosts, bad_specs_are_usage_problems) {
     for (const char* bad : {"", "0/host", "x/host", "host:0", "host:70000", "host:x", "@host", "-oProxyCommand=x",
-                            "a host", "h;rm", "h$(id)", "[::1"}) {
+                            "h;rm", "h$(id)", "[::1"}) {
         bool refused = false;
         try {
             parse_sshlogin(bad);

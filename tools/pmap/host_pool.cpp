@@ -121,7 +121,7 @@ void host_pool::add(const sshlogin& l) {
         ++answered_;
     } else {
         std::string index = std::to_string(hosts_.size());
-        h->remote = std::make_unique<remote_host>(lp_, cfg_.remote.ssh, control_dir_ + "/" + index, l, out_, sup_,
+        h->remote = std::make_unique<remote_host>(lp_, l.ssh.empty() ? cfg_.remote.ssh : l.ssh, control_dir_ + "/" + index, l, out_, sup_,
                                                 cfg_.output == output_mode::ungroup);
         h->tmpdir = ".parallel/tmp/pmap-" + local_hostname() + "-" + std::to_string(::getpid()) + "-" + index;
         h->keeper = lp_.spawn(keep(*h));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "conc/fd.hpp"
 #include "options.hpp"
@@ -34,7 +35,8 @@ bool all_digits(std::string_view s) {
 sshlogin parse_sshlogin(std::string_view spec) {
     std::string_view s = trimmed(spec);
     sshlogin l;
-    if (auto slash = s.find('/'); slash != std::string_view::npos) {
+    // N/ before the first blank (a transport's words may hold slashes: "ssh -F /etc/x host").
+    if (auto slash = s.find('/'); slash != std::string_view::npos && s.substr(0, slash).find_first_of(" \t") == std::string_view::npos) {
         std::string_view n = s.substr(0, slash);
         if (!all_digits(n) || n.size() > 6 || std::stoul(std::string(n)) == 0)
             bad(spec, "the job slots before '/' must be a number of 1 or more");
@@ -44,8 +46,17 @@ sshlogin parse_sshlogin(std::string_view spec) {
     l.name = std::string(s);
     if (s == ":") return l;
     if (s.empty()) bad(spec, "no host");
+    // "ssh -p 2222 host": a transport of its own, then the host.
+    if (auto blank = s.find_last_of(" \t"); blank != std::string_view::npos) {
+        for (std::string_view words = s.substr(0, blank); !words.empty();) {
+            auto end = words.find_first_of(" \t");
+            if (end != 0) l.ssh.emplace_back(words.substr(0, end));
+            words = end == std::string_view::npos ? std::string_view() : words.substr(end + 1);
+        }
+        s.remove_prefix(blank + 1);
+    }
     if (s.find_first_of(" \t'\"\\$`;&|<>()*?{}!#~") != std::string_view::npos)
-        bad(spec, "a host is [user@]host[:port], without blanks or shell characters");
+        bad(spec, "a host is [user@]host[:port], without shell characters");
     if (auto at = s.rfind('@'); at != std::string_view::npos) {
         l.user = std::string(s.substr(0, at));
         if (l.user.empty()) bad(spec, "no user before '@'");

@@ -4,6 +4,9 @@
 //                               count, asked over the connection)
 //   -S :                        this machine
 //   -S 2/a,b                    several, comma-separated; -S repeats
+//   -S 'myssh -p 2 host'        GNU's form with a transport of its own: the
+//                               last word is the host, the words before it
+//                               replace --ssh for that host
 //   --slf FILE                  one spec a line (# comments, blank lines);
 //                               read again when it changes during a run
 //   --slf ..                    ~/.parallel/sshloginfile
@@ -19,6 +22,7 @@ namespace pmap {
 struct sshlogin {
     std::string name;        // as given, without "N/": the joblog's Host, PARALLEL_SSHLOGIN
     std::string user, host, port;
+    std::vector<std::string> ssh;   // the transport for this host; empty: --ssh
     unsigned slots = 0;      // 0: the host's CPU count
     bool local() const noexcept { return name == ":"; }
 };
