@@ -64,7 +64,14 @@ engine::engine(conc::loop& lp, const config& cfg)
         if (named) results_name_.emplace(std::move(name));
         results_.emplace(cfg.results, cfg.files, named, cfg.keep_order);
     }
-    sup_.on_stop([this](int) { stop_starting(); });
+    if (cfg.remote.any() && !cfg.dry_run) {
+        hosts_ = std::make_unique<host_pool>(lp, cfg, out_, sup_, runner_);
+        hosts_->on_slots([this](std::size_t n) { group_.set_limit(n); });
+    }
+    sup_.on_stop([this](int) {
+        stop_starting();
+        if (hosts_) hosts_->stop();
+    });
     out_.on_error([this](const conc::writer& w) { output_failed(w); });
     runner_.on_fatal([this](int code) {
         if (!tally_.cannot_run) tally_.cannot_run = code;
@@ -82,6 +89,10 @@ conc::task<int> engine::run() {
         bar_.set_total(*total);
         act_on(halt_.set_total(*total));
     }
+    if (hosts_) {   // every host connected, or failed once: their slots are the job count
+        co_await hosts_->start();
+        group_.set_limit(hosts_->slots());
+    }
     if (!stopping_) feeder_ = lp_.spawn(feed());   // a halt may be met before any job (fail=0%)
     try {
         if (feeder_.valid()) co_await feeder_;
@@ -92,6 +103,7 @@ conc::task<int> engine::run() {
     }
     co_await group_.join();
     co_await sup_.wait_stopped();
+    if (hosts_) co_await hosts_->close();
     for (auto& m : messages_) co_await m;
     co_await out_.close(tally_.finished + skipped_);
     if (error_) std::rethrow_exception(error_);
@@ -201,7 +213,11 @@ conc::task<void> engine::run_job(std::uint64_t seq, unsigned slot, std::vector<s
                 });
             }
         }
-        outcome oc = co_await runner_.run(argv, seq, slot, *oj, cwd);
+        job_runner::attempt_fn remote;
+        if (hosts_)
+            remote = [this, &views](const std::vector<std::string>& a, std::uint64_t s, unsigned j, cli::output::job& o,
+                                    const std::string& d) { return hosts_->attempt(a, s, j, o, d, views); };
+        outcome oc = co_await runner_.run(argv, seq, slot, *oj, cwd, std::move(remote));
         if (jobs_file_.active())   // -j FILE, as GNU parallel: read again when a job ends, if it changed
             if (auto n = jobs_file_.changed(conc::online_cpus())) group_.set_limit(*n);
         bool counted = !oc.stopped && (oc.ran || oc.cannot_run);
@@ -268,7 +284,7 @@ std::string engine::record(const outcome& oc, std::uint64_t seq, const std::vect
     std::string row;
     if (log_ || log_to_stdout_) {
         std::string command = shown_command(cfg_, argv);
-        joblog_row r{seq, oc.start, oc.runtime, 0, received, exitval_of(oc), oc.status.signal(), command};
+        joblog_row r{seq, oc.start, oc.runtime, 0, received, exitval_of(oc), oc.status.signal(), command, oc.host};
         if (log_to_stdout_) {
             row = format_joblog_row(r);
         } else {
@@ -297,6 +313,7 @@ void engine::stop_starting() {
 
 void engine::stop_everything(int sig) {
     stop_starting();
+    if (hosts_) hosts_->stop();
     sup_.stop_all(sig);
 }
 

@@ -11,6 +11,7 @@
 #include "command_template.hpp"
 #include "conc/loop.hpp"
 #include "conc/task_group.hpp"
+#include "host_pool.hpp"
 #include "input.hpp"
 #include "job.hpp"
 #include "joblog.hpp"
@@ -63,6 +64,7 @@ private:
     cli::output out_;
     job_runner runner_;
     item_source items_;
+    std::unique_ptr<host_pool> hosts_;          // -S, --slf: other machines
     conc::task_group group_;
     cli::stop_tracker halt_;
     cli::exit_tally tally_;

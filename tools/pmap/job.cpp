@@ -8,6 +8,7 @@
 #include "command_line.hpp"
 #include "input.hpp"
 #include "messages.hpp"
+#include "results.hpp"
 
 namespace pmap {
 
@@ -26,16 +27,14 @@ bool fixed_command(const command_template& t) {
     return parts.size() <= 1 && (parts.empty() || parts[0].kind == command_template::part_kind::literal);
 }
 
-// mkdir -p; a failure shows when the job cannot change into it.
-void make_directories(const std::string& dir) {
-    for (std::size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
-        std::string part = dir.substr(0, slash);
-        if (::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST) return;
-        if (slash == std::string::npos) return;
+}  // namespace
+
+void make_workdir(const std::string& dir) noexcept {
+    try {
+        make_directories(dir);
+    } catch (const std::exception&) {   // the job says so when it cannot change into it
     }
 }
-
-}  // namespace
 
 std::string shown_command(const config& cfg, const std::vector<std::string>& argv) {
     // A shell's command is its script (GNU parallel logs the script, and --retry-failed runs it again).
@@ -73,7 +72,7 @@ std::string job_runner::argument_problem(const std::vector<std::string>& argv) {
 }
 
 conc::task<outcome> job_runner::run(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
-                                    cli::output::job& oj, std::string cwd) {
+                                    cli::output::job& oj, std::string cwd, attempt_fn elsewhere) {
     outcome oc;
     double start = epoch_seconds();
     auto t0 = conc::clock::now();
@@ -85,10 +84,10 @@ conc::task<outcome> job_runner::run(const std::vector<std::string>& argv, std::u
         co_return oc;
     }
     if (cfg_.verbose) co_await out_.print(2, shown_command(cfg_, argv) + "\n");
-    if (!cwd.empty()) make_directories(cwd);   // GNU parallel makes --workdir
     for (unsigned n = 1; n <= cfg_.attempts && !sup_.stopping(); ++n) {
         if (n > 1) oj.discard();   // a retry's output replaces the failed attempt's
-        oc = co_await attempt(argv, seq, slot, oj, cwd);
+        if (elsewhere) oc = co_await elsewhere(argv, seq, slot, oj, cwd);
+        else oc = co_await attempt(argv, seq, slot, oj, cwd);
         if (!oc.ran || oc.status.success() || oc.stopped) break;
     }
     oc.start = start;
@@ -102,6 +101,7 @@ conc::task<outcome> job_runner::run(const std::vector<std::string>& argv, std::u
 conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
                                         cli::output::job& oj, const std::string& cwd) {
     outcome oc;
+    if (!cwd.empty()) make_workdir(cwd);   // GNU parallel makes --workdir
     bool raw = cfg_.output == output_mode::ungroup;
     conc::child_spec spec;
     spec.argv = argv;

@@ -24,6 +24,7 @@ struct outcome {
     bool stopped = false;       // pmap stopped it (signal, --halt now, error): it did not end on its own
     double start = 0;           // seconds since the epoch
     double runtime = 0;         // seconds
+    std::string host = ":";     // where it ran (-S): the joblog's Host
     bool succeeded() const noexcept { return ran && !cannot_run && !timed_out && status.success(); }
     // As the shell numbers it: 0, the exit code, 128+n; 126 when it could not be run.
     int shell_code() const noexcept { return cannot_run ? 126 : status.shell_code(); }
@@ -34,10 +35,17 @@ public:
     job_runner(conc::loop& lp, const config& cfg, const command_template& tmpl, cli::output& out,
                cli::supervisor& sup);
 
+    // One attempt somewhere (-S: host_pool::attempt); by default attempt() here.
+    using attempt_fn = std::function<conc::task<outcome>(const std::vector<std::string>& argv, std::uint64_t seq,
+                                                         unsigned slot, cli::output::job& oj, const std::string& cwd)>;
+
     // Runs argv with the configured attempts.  Output goes to oj.
     // cwd: --workdir for this job (made if missing), or empty.
     conc::task<outcome> run(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
-                            cli::output::job& oj, std::string cwd = {});
+                            cli::output::job& oj, std::string cwd = {}, attempt_fn elsewhere = {});
+    // One attempt on this machine.
+    conc::task<outcome> attempt(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
+                                cli::output::job& oj, const std::string& cwd);
 
     // Called when the command itself cannot be run (not found: 127, not
     // executable: 126) and no job could do better, as xargs stops at once.
@@ -48,8 +56,6 @@ public:
     static std::string argument_problem(const std::vector<std::string>& argv);
 
 private:
-    conc::task<outcome> attempt(const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
-                                cli::output::job& oj, const std::string& cwd);
     conc::task<void> watchdog(conc::child& c, bool& fired);
 
     conc::loop& lp_;
@@ -64,6 +70,9 @@ private:
 // the shell as the script itself, as GNU parallel shows it; any other argv
 // shell-quoted (cli::format_command).
 std::string shown_command(const config& cfg, const std::vector<std::string>& argv);
+
+// --workdir: mkdir -p; a failure shows when the job cannot change into it.
+void make_workdir(const std::string& dir) noexcept;
 
 // A command for a message: at most 200 bytes, NUL bytes shown as '?'.
 std::string shorten(std::string s);

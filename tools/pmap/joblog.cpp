@@ -51,11 +51,12 @@ std::string joblog_escape(std::string_view command) {
 
 std::string format_joblog_row(const joblog_row& r) {
     char nums[1024];  // any double fits "%.3f"
-    int n = std::snprintf(nums, sizeof nums, "%llu\t:\t%.3f\t%10.3f\t%llu\t%llu\t%d\t%d\t",
-                          static_cast<unsigned long long>(r.seq), r.start, r.runtime,
+    int n = std::snprintf(nums, sizeof nums, "\t%.3f\t%10.3f\t%llu\t%llu\t%d\t%d\t", r.start, r.runtime,
                           static_cast<unsigned long long>(r.send), static_cast<unsigned long long>(r.receive),
                           r.exitval, r.signal);
-    std::string row(nums, static_cast<std::size_t>(n > 0 ? std::min<int>(n, sizeof nums - 1) : 0));
+    std::string row = std::to_string(r.seq) + '\t';
+    for (char c : r.host) row.push_back(c == '\t' || c == '\n' ? ' ' : c);
+    row.append(nums, static_cast<std::size_t>(n > 0 ? std::min<int>(n, sizeof nums - 1) : 0));
     row.reserve(row.size() + r.command.size() + 1);
     for (char c : r.command) row.push_back(c == '\n' ? '\0' : c);
     row.push_back('\n');

@@ -74,6 +74,7 @@ struct joblog_row {
     int exitval = 0;
     int signal = 0;
     std::string_view command;
+    std::string_view host = ":";   // -S: where it ran
 };
 
 // The row's text, newline included (GNU parallel's format).

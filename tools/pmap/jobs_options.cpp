@@ -24,7 +24,7 @@ std::vector<cli::option_spec> jobs_option_rows() {
         {opt_nice, "nice", cli::arg::required, "N", "run pmap and its jobs at niceness N"},
         {opt_workdir, "workdir", cli::arg::required, "DIR", "run jobs in DIR (made if missing; may hold {})"},
         {opt_wd, "wd", cli::arg::required, "DIR", "the same as --workdir"},
-        {opt_env, "env", cli::arg::required, "NAME", "accepted, no effect: jobs get pmap's whole environment"},
+        {opt_env, "env", cli::arg::required, "NAME", "give remote jobs the variable NAME (_: all); local jobs have all"},
         {opt_pipe, "pipe", cli::arg::none, nullptr, "hand over to ppipe(1): cut stdin into blocks for the jobs"},
         {opt_pipepart, "pipepart", cli::arg::none, nullptr, "the same, for -a FILE"},
     };
@@ -47,10 +47,9 @@ bool take_jobs_option(int key, const std::string& v, config& cfg) {
     case opt_workdir:
     case opt_wd:
         if (v.empty()) cli::usage_error("--workdir needs a directory");
-        if (v == "...") cli::usage_error("--workdir ...: a temporary directory per job is not supported; give a directory");
         cfg.workdir = v;
         return true;
-    case opt_env: return true;   // local jobs inherit the whole environment already
+    case opt_env: cfg.remote.env.push_back(v); return true;   // local jobs inherit the whole environment already
     case opt_pipe:
     case opt_pipepart: return true;   // handed over before parsing (handover.hpp)
     default: return false;

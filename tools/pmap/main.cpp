@@ -20,6 +20,8 @@
 #include "options.hpp"
 #include "output_options.hpp"
 #include "pmap.hpp"
+#include "remote_options.hpp"
+#include "worker.hpp"
 #include "source_options.hpp"
 #include "supervisor.hpp"
 #include "shared_options.hpp"
@@ -61,6 +63,9 @@ std::vector<cli::option_spec> option_rows() {
     });
     std::vector<cli::option_spec> out = pmap::output_option_rows();
     rows.insert(rows.end(), out.begin(), out.end());
+    // --- issue 14: other machines ---
+    std::vector<cli::option_spec> remote = pmap::remote_option_rows();
+    rows.insert(rows.end(), remote.begin(), remote.end());
     return rows;
 }
 
@@ -83,6 +88,7 @@ pmap::config read_command_line(int argc, char** argv) {
         try {
             if (shared.take(key, v)) continue;
             if (pmap::take_output_option(key, v, cfg)) continue;   // --- issue 13: output and records of work ---
+            if (pmap::take_remote_option(key, v, cfg)) continue;   // --- issue 14: other machines ---
         } catch (const cli::usage_problem& e) {
             cli::usage_error(e.what());
         }
@@ -108,6 +114,7 @@ pmap::config read_command_line(int argc, char** argv) {
         }
     }
     cfg.jobs = shared.jobs;
+    cfg.jobs_given = shared.jobs_given;
     cfg.delimiter = shared.delimiter;
     cfg.timeout = shared.timeout;
     cfg.bar = shared.bar;
@@ -124,6 +131,7 @@ pmap::config read_command_line(int argc, char** argv) {
         cli::usage_error("-u cannot be combined with --line-buffer, --tag or -k");
     pmap::check_sources(cfg);
     pmap::finish_jobs_options(cfg, shared);   // issue 13: -j FILE, the shell, no command
+    pmap::finish_remote_options(cfg);         // issue 14: $PARALLEL_SSH, what needs -S
     cfg.output = ungroup ? pmap::output_mode::ungroup : line_buffer ? pmap::output_mode::line : pmap::output_mode::group;
     return cfg;
 }
@@ -133,6 +141,7 @@ pmap::config read_command_line(int argc, char** argv) {
 int main(int argc, char** argv) {
     cli::fill_standard_fds();   // before anything opens an fd
     cli::set_program_name(argv[0]);
+    if (argc == 2 && std::string(argv[1]) == "--worker") return pmap::run_worker();   // the far end of -S
     pmap::hand_over_to_ppipe_if_asked(argc, argv);   // --pipe, --pipepart: ppipe's work
     pmap::config cfg = read_command_line(argc, argv);
     try {

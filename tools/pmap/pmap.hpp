@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command_template.hpp"
+#include "hosts.hpp"
 #include "slots.hpp"
 #include "stop_policy.hpp"
 
@@ -20,6 +21,20 @@ struct input_source {
     std::vector<std::string> items;        // ::: ITEM...
     std::string path;                      // :::: / -a
     bool linked = false;                   // :::+ / ::::+: paired with the previous source
+};
+
+// --- issue 14: other machines ---
+struct remote_config {
+    std::vector<sshlogin> logins;            // -S, in order
+    std::string login_file;                  // --slf
+    std::vector<std::string> ssh{"ssh"};     // --ssh CMD (or $PARALLEL_SSH), split into words
+    std::vector<std::string> transfer;       // --transfer ({}), --tf FILE: templates of files to send
+    std::vector<std::string> returns;        // --return PATTERN: templates of files to fetch back
+    bool cleanup = false;                    // --cleanup: remove those on the host after the job
+    std::vector<std::string> basefiles;      // --bf: sent once per host
+    std::vector<std::string> env;            // --env NAME ("_": every variable a login shell lacks)
+    bool filter_hosts = false;               // --filter-hosts
+    bool any() const noexcept { return !logins.empty() || !login_file.empty(); }
 };
 
 enum class trim_mode { unset, none, left, right, both };
@@ -48,9 +63,11 @@ struct config {
     std::size_t max_chars = 0;             // --max-chars: 0 for the system's limit
 
     unsigned jobs = 1;
+    bool jobs_given = false;               // -j was given: with -S, the slots of each host
     std::string jobs_file;                 // -j FILE: read again when a job ends, if it changed
     start_limits limits;                   // --load, --memfree
-    std::string workdir;                   // --workdir: may hold replacement strings
+    std::string workdir;                   // --workdir: may hold replacement strings; "...": a temporary one per host
+    remote_config remote;                  // -S and the rest of issue 14
     std::string shell = "/bin/sh";         // runs -s scripts, commands that need a shell, and records as commands
     bool records_are_commands = false;     // no COMMAND: each record is a command line (GNU's parallel < cmds)
     bool keep_order = false;
