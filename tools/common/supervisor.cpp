@@ -60,6 +60,15 @@ void supervisor::release(conc::child& c) {
     if (stop_sig_ && !c.gone()) stop(c);   // its leader is gone, not yet its group
 }
 
+void supervisor::adoption::stop_after(std::chrono::nanoseconds d, bool& fired) {
+    auto watch = [](supervisor* s, conc::child* c, std::chrono::nanoseconds d, bool* fired) -> conc::task<void> {
+        co_await conc::loop::current().sleep_for(d);
+        *fired = true;
+        s->stop(*c);   // outlives the scope: it holds the group, not c
+    };
+    watch_ = conc::loop::current().spawn(watch(&s_, &c_, d, &fired));
+}
+
 void supervisor::stop(conc::child& c) {
     std::erase_if(stopping_groups_, [](const conc::job<void>& j) { return j.done(); });
     stopping_groups_.push_back(lp_.spawn(c.stop(grace_)));

@@ -78,6 +78,26 @@ public:
     // outlives it.
     conc::task<void> wait_stopped();
 
+    // A command adopted for a scope: released however the scope ends, and
+    // its --timeout watch cancelled with it.
+    class adoption {
+    public:
+        adoption(supervisor& s, conc::child& c) : s_(s), c_(c) { s_.adopt(c_); }
+        ~adoption() {
+            watch_.cancel();
+            s_.release(c_);
+        }
+        adoption(const adoption&) = delete;
+        adoption& operator=(const adoption&) = delete;
+        // After d: stop(c) (TERM to its group, KILL after the grace) and fired = true.
+        void stop_after(std::chrono::nanoseconds d, bool& fired);
+
+    private:
+        supervisor& s_;
+        conc::child& c_;
+        conc::job<void> watch_;
+    };
+
     int signal() const noexcept { return signal_; }   // the first signal received, 0 if none
     bool stopping() const noexcept { return stopping_; }
     std::chrono::nanoseconds grace() const noexcept { return grace_; }

@@ -104,13 +104,8 @@ conc::task<conc::exit_status> command_runner::attempt(command_state& c, unsigned
         co_await out_.print(2, cli::program_name() + ": " + cli::describe(*failed) + "\n");
         co_return conc::exit_status::exited_with(failed->exit_code());
     }
-    sup_.adopt(*ch);
+    cli::supervisor::adoption adopted(sup_, *ch);
     prefix_lines(c, ch->pid(), oj);
-    struct release {   // however the attempt ends
-        cli::supervisor& sup;
-        conc::child& c;
-        ~release() { sup.release(c); }
-    } done{sup_, *ch};
     if (cfg_.verbose)
         co_await out_.print(2, cli::program_name() + ": " + cmd.name + " (pid " + std::to_string(ch->pid()) +
                                    "): " + cmd.command + "\n");

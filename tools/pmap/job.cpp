@@ -125,18 +125,9 @@ conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, st
         oc.status = conc::exit_status::exited_with(failed->exit_code());
         co_return oc;
     }
-    sup_.adopt(*c);
-    struct release {   // however the attempt ends
-        cli::supervisor& sup;
-        conc::child& c;
-        conc::job<void> dog;
-        ~release() {
-            dog.cancel();
-            sup.release(c);
-        }
-    } done{sup_, *c, {}};
+    cli::supervisor::adoption adopted(sup_, *c);
     bool fired = false;
-    if (cfg_.timeout) done.dog = lp_.spawn(watchdog(*c, fired));
+    if (cfg_.timeout) adopted.stop_after(*cfg_.timeout, fired);
     if (!raw) {
         auto err = lp_.spawn(out_.drain(oj, 2, c->err().get()));
         co_await out_.drain(oj, 1, c->out().get());
@@ -147,13 +138,6 @@ conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, st
     // pmap began to stop while it ran, and it did not succeed: it did not end on its own.
     oc.stopped = !oc.status.success() && sup_.stopping();
     co_return oc;
-}
-
-// --timeout: TERM to the job's group, KILL after the grace (grandchildren too).
-conc::task<void> job_runner::watchdog(conc::child& c, bool& fired) {
-    co_await lp_.sleep_for(*cfg_.timeout);
-    fired = true;
-    sup_.stop(c);   // outlives the attempt: it holds the group, not c
 }
 
 }  // namespace pmap

@@ -56,7 +56,6 @@ public:
     static std::string argument_problem(const std::vector<std::string>& argv);
 
 private:
-    conc::task<void> watchdog(conc::child& c, bool& fired);
 
     conc::loop& lp_;
     const config& cfg_;

@@ -221,13 +221,8 @@ conc::task<void> remote_host::send(wire::message m) {
 conc::task<std::optional<wire::message>> remote_host::request(wire::message m) {
     if (!up_) co_return std::nullopt;
     pending p;
-    m.id = ++next_id_;
-    pending_[m.id] = &p;
-    struct forget {
-        remote_host* h;
-        std::uint64_t id;
-        ~forget() { h->pending_.erase(id); }
-    } guard{this, m.id};
+    ticket t(*this, p);
+    m.id = t.id;
     co_await send(std::move(m));
     co_await p.done.wait();
     if (p.lost) co_return std::nullopt;
@@ -241,13 +236,8 @@ conc::task<std::optional<conc::exit_status>> remote_host::run(const remote_comma
     if (!has_worker()) co_return co_await run_over_ssh(cmd, oj, timeout, timed_out);
     pending p;
     p.oj = &oj;
-    std::uint64_t id = ++next_id_;
-    pending_[id] = &p;
-    struct forget {
-        remote_host* h;
-        std::uint64_t id;
-        ~forget() { h->pending_.erase(id); }
-    } guard{this, id};
+    ticket t(*this, p);
+    std::uint64_t id = t.id;
     wire::message start{wire::kind::start, id, 0, cmd.cwd, cmd.argv, cmd.env};
     co_await send(std::move(start));
     conc::job<void> dog;
@@ -291,24 +281,8 @@ conc::task<std::optional<conc::exit_status>> remote_host::run_over_ssh(const rem
         co_await out_.print(2, cli::program_name() + ": " + problem + "\n");
         co_return std::nullopt;
     }
-    sup_.adopt(*c);
-    struct release {
-        cli::supervisor& sup;
-        conc::child& c;
-        conc::job<void> dog;
-        ~release() {
-            dog.cancel();
-            sup.release(c);
-        }
-    } done{sup_, *c, {}};
-    if (timeout) {
-        auto watch = [](cli::supervisor* sup, conc::child* c, std::chrono::nanoseconds d, bool* fired) -> conc::task<void> {
-            co_await conc::loop::current().sleep_for(d);
-            *fired = true;
-            sup->stop(*c);
-        };
-        done.dog = lp_.spawn(watch(&sup_, &*c, *timeout, &timed_out));
-    }
+    cli::supervisor::adoption adopted(sup_, *c);
+    if (timeout) adopted.stop_after(*timeout, timed_out);
     if (!raw_) {
         auto err = lp_.spawn(out_.drain(oj, 2, c->err().get()));
         co_await out_.drain(oj, 1, c->out().get());
@@ -334,7 +308,7 @@ conc::task<void> remote_host::ssh_command(std::string script, conc::child_io in,
     spec.out = out;
     spec.err = conc::child_io::pipe();
     conc::child c(lp_, std::move(spec));
-    sup_.adopt(c);
+    cli::supervisor::adoption adopted(sup_, c);
     std::string err;
     char buf[4096];
     for (int fd = c.err().get();;) {
@@ -344,7 +318,6 @@ conc::task<void> remote_host::ssh_command(std::string script, conc::child_io in,
         err.append(buf, std::size_t(n));
     }
     conc::exit_status st = co_await c.exited();
-    sup_.release(c);
     if (st.success()) co_return;
     while (!err.empty() && err.back() == '\n') err.pop_back();
     if (auto nl = err.rfind('\n'); nl != std::string::npos) err.erase(0, nl + 1);

@@ -92,6 +92,13 @@ private:
         wire::message reply;
         bool lost = false;
     };
+    // Its entry in pending_, for the scope of one job or request.
+    struct ticket {
+        remote_host& h;
+        std::uint64_t id;
+        ticket(remote_host& host, pending& p) : h(host), id(++host.next_id_) { host.pending_[id] = &p; }
+        ~ticket() { h.pending_.erase(id); }
+    };
     conc::task<void> read_worker();
     conc::task<void> read_ssh_errors(conc::unique_fd fd);
     conc::task<std::optional<wire::message>> request(wire::message m);

@@ -112,14 +112,13 @@ private:
             co_await send(std::move(end));
             co_return;
         }
-        sup_.adopt(*c);
+        cli::supervisor::adoption adopted(sup_, *c);
         running_[id] = &*c;
         auto err = lp_.spawn(forward(id, 2, c->err().get()));
         co_await forward(id, 1, c->out().get());
         co_await err;
         conc::exit_status st = co_await c->exited();
         running_.erase(id);
-        sup_.release(*c);
         wire::message end{wire::kind::exit, id, st.raw(), {}, {}, {}};
         co_await send(std::move(end));
     }
