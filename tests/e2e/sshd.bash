@@ -15,7 +15,12 @@
 #   sshd_procs NAME            pid and command line of each process still running
 #                              under NAME (its sessions; not the listener)
 #   sshd_wait_idle NAME [SECS] until NAME runs no session process (default 30 s)
-#   sshd_teardown              kill every instance and remove DIR
+#   sshd_teardown              kill every instance (and ssh clients still using
+#                              SSH_CONFIG) and remove DIR
+#   sshd_home NAME, sshd_port NAME, sshd_listener NAME (its pid, if it runs),
+#   sshd_names, sshd_ssh_clients ("PID ARGS" of ssh clients using SSH_CONFIG)
+#
+# SSHD_BIN (default /usr/sbin/sshd) is the server; CONC_BIN the build's bin dir.
 #
 # After sshd_init: SSH_CONFIG (for `ssh -F "$SSH_CONFIG" NAME ...`, pmap
 # --ssh "ssh -F $SSH_CONFIG"), SSHD_DIR.  Each session sees CONC_TEST_HOST=NAME
@@ -333,12 +338,5 @@ sshd_ssh_clients() {
         args=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
         [[ $args == "ssh "* ]] && echo "$p $args"
     done
-}
-
-# sshd_hosts_spec N NAME...: "N/NAME1,N/NAME2,..." for -S.
-sshd_hosts_spec() {
-    local n=$1 spec= name
-    shift
-    for name in "$@"; do spec+="${spec:+,}$n/$name"; done
-    echo "$spec"
+    return 0
 }
