@@ -431,6 +431,14 @@ echo "$1 $CONC_TEST_HOST"'
     assert_line host2
 }
 
+@test "pmap --slf .. reads ~/.parallel/sshloginfile" {
+    mkdir -p home/.parallel
+    printf '# the default host file\n1/host2\n' >home/.parallel/sshloginfile
+    HOME=$T/home run --separate-stderr rpmap --slf .. 'echo {} $CONC_TEST_HOST' ::: a
+    assert_success
+    assert_output "a host2"
+}
+
 @test "SIGINT to pmap -S stops the remote jobs: no process is left on any host" {
     job long '
 touch "$T/started.$1"
