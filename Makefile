@@ -7,7 +7,7 @@
 #   make tsan       the unit tests under ThreadSanitizer (build/tsan)
 #   make bench      tests/bench/*.sh
 #   make lint       mandoc -Tlint on every man page
-#   make deps       the Debian packages the tests need
+#   make deps       the Debian packages the tests need (openssh-server for pmap -S's tests)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 VERSION  := 0.1.0
@@ -132,7 +132,9 @@ lint:
 	    if (l ~ / = /) { print FILENAME ":" FNR ": quote the argument with its default: " $$0; bad = 1 } } \
 	    END { exit bad }' $(MAN_PAGES)
 
-DEB_DEPS := g++ make libcriterion-dev bats bats-support bats-assert mandoc pkg-config time
+# openssh-server and openssh-client: tests/e2e/pmap_ssh.bats runs pmap -S against real sshd instances.
+DEB_DEPS := g++ make libcriterion-dev bats bats-support bats-assert mandoc pkg-config time \
+            openssh-server openssh-client
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root, or install: apt-get install $(DEB_DEPS)" >&2; exit 1; fi
 	apt-get update -q
