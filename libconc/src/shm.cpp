@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "create_or_open.hpp"
+
 namespace conc {
 
 namespace detail {
@@ -109,21 +111,10 @@ posix_shm::posix_shm(std::string name, open_mode how, std::size_t size, mode_t m
     : name_(slash_name(std::move(name))) {
     const std::string what = "'" + name_ + "'";
     unique_fd fd;
-    for (;;) {
-        if (how != open_mode::open_existing) {
-            fd.reset(shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-            if (fd) {
-                created_ = true;
-                break;
-            }
-            if (errno != EEXIST || how == open_mode::create_exclusive)
-                throw sys_error(errno, "shm_open " + what);
-        }
-        fd.reset(shm_open(name_.c_str(), O_RDWR | O_CLOEXEC, 0));
-        if (fd) break;
-        // create_or_open: unlinked between our two tries; go round.
-        if (errno != ENOENT || how == open_mode::open_existing) throw sys_error(errno, "shm_open " + what);
-    }
+    created_ = detail::create_or_open(
+        how, "shm_open " + what,
+        [&] { fd.reset(shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)); return bool(fd); },
+        [&] { fd.reset(shm_open(name_.c_str(), O_RDWR | O_CLOEXEC, 0)); return bool(fd); });
     try {
         std::size_t len = size_file(fd.get(), size, created_, what);
         map_ = detail::map_shared(fd.get(), len, "mmap " + what);
@@ -148,32 +139,13 @@ bool posix_shm::unlink_if_exists(const std::string& name) {
 }
 
 // ---------------------------------------------------------------------------
-namespace {
-std::string shm_key_text(ipc_key key) {
-    if (key.is_private()) return "IPC_PRIVATE";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%08x", unsigned(key.value));
-    return buf;
-}
-}  // namespace
-
 sysv_shm::sysv_shm(ipc_key key, std::size_t size, open_mode how, mode_t mode) {
-    const std::string doing = "shmget key " + shm_key_text(key);
+    const std::string doing = "shmget key " + detail::ipc_key_text(key);
     const int perms = int(mode & 0777);
     if (key.is_private()) how = open_mode::create_exclusive;
-    for (;;) {
-        if (how != open_mode::open_existing) {
-            id_ = shmget(key.value, size, IPC_CREAT | IPC_EXCL | perms);
-            if (id_ != -1) {
-                created_ = true;
-                break;
-            }
-            if (errno != EEXIST || how == open_mode::create_exclusive) throw sys_error(errno, doing);
-        }
-        id_ = shmget(key.value, 0, 0);
-        if (id_ != -1) break;
-        if (errno != ENOENT || how == open_mode::open_existing) throw sys_error(errno, doing);
-    }
+    created_ = detail::create_or_open(
+        how, doing, [&] { return (id_ = shmget(key.value, size, IPC_CREAT | IPC_EXCL | perms)) != -1; },
+        [&] { return (id_ = shmget(key.value, 0, 0)) != -1; });
     shmid_ds ds{};
     if (shmctl(id_, IPC_STAT, &ds) == -1) throw sys_error(errno, "shmctl IPC_STAT");
     if (size > ds.shm_segsz) throw sys_error(EINVAL, doing + ": segment smaller than asked for");
@@ -220,19 +192,10 @@ mapped_file::mapped_file(std::string path, std::size_t size, open_mode how, mode
     : path_(std::move(path)) {
     const std::string what = "'" + path_ + "'";
     unique_fd fd;
-    for (;;) {
-        if (how != open_mode::open_existing) {
-            fd.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-            if (fd) {
-                created_ = true;
-                break;
-            }
-            if (errno != EEXIST || how == open_mode::create_exclusive) throw sys_error(errno, "open " + what);
-        }
-        fd.reset(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
-        if (fd) break;
-        if (errno != ENOENT || how == open_mode::open_existing) throw sys_error(errno, "open " + what);
-    }
+    created_ = detail::create_or_open(
+        how, "open " + what,
+        [&] { fd.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)); return bool(fd); },
+        [&] { fd.reset(::open(path_.c_str(), O_RDWR | O_CLOEXEC)); return bool(fd); });
     try {
         std::size_t len = size_file(fd.get(), size, created_, what);
         map_ = detail::map_shared(fd.get(), len, "mmap " + what);

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "create_or_open.hpp"
+
 namespace conc {
 
 using std::chrono::nanoseconds;
@@ -602,24 +604,15 @@ bool rwlock::timed_ns(bool exclusive, nanoseconds timeout) {
 // ---------------------------------------------------------------------------
 named_semaphore::named_semaphore(std::string name, open_mode how, unsigned initial, mode_t mode)
     : name_(slash_name(std::move(name))) {
-    const std::string doing = "sem_open '" + name_ + "'";
-    for (;;) {
-        if (how != open_mode::open_existing) {
-            s_ = sem_open(name_.c_str(), O_CREAT | O_EXCL, mode, initial);
-            if (s_ != SEM_FAILED) {
-                created_ = true;
-                return;
-            }
-            if (errno != EEXIST || how == open_mode::create_exclusive) break;
-        }
-        s_ = sem_open(name_.c_str(), 0);
-        if (s_ != SEM_FAILED) return;
-        // create_or_open: it was unlinked between our two tries; go round.
-        if (errno != ENOENT || how == open_mode::open_existing) break;
+    try {
+        created_ = detail::create_or_open(
+            how, "sem_open '" + name_ + "'",
+            [&] { return (s_ = sem_open(name_.c_str(), O_CREAT | O_EXCL, mode, initial)) != SEM_FAILED; },
+            [&] { return (s_ = sem_open(name_.c_str(), 0)) != SEM_FAILED; });
+    } catch (...) {
+        s_ = nullptr;
+        throw;
     }
-    int err = errno;
-    s_ = nullptr;
-    throw sys_error(err, doing);
 }
 
 named_semaphore::named_semaphore(named_semaphore&& o) noexcept
@@ -688,33 +681,16 @@ union semun {
     semid_ds* buf;
     unsigned short* array;
 };
-
-std::string key_text(ipc_key key) {
-    if (key.is_private()) return "IPC_PRIVATE";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%08x", unsigned(key.value));
-    return buf;
-}
 }  // namespace
 
 sysv_semaphore_set::sysv_semaphore_set(ipc_key key, int nsems, open_mode how,
                                        unsigned short initial, mode_t mode) {
-    const std::string doing = "semget key " + key_text(key);
+    const std::string doing = "semget key " + detail::ipc_key_text(key);
     const int perms = int(mode & 0777);
     if (key.is_private()) how = open_mode::create_exclusive;
-    for (;;) {
-        if (how != open_mode::open_existing) {
-            id_ = semget(key.value, nsems, IPC_CREAT | IPC_EXCL | perms);
-            if (id_ != -1) {
-                created_ = true;
-                break;
-            }
-            if (errno != EEXIST || how == open_mode::create_exclusive) throw sys_error(errno, doing);
-        }
-        id_ = semget(key.value, 0, 0);
-        if (id_ != -1) break;
-        if (errno != ENOENT || how == open_mode::open_existing) throw sys_error(errno, doing);
-    }
+    created_ = detail::create_or_open(
+        how, doing, [&] { return (id_ = semget(key.value, nsems, IPC_CREAT | IPC_EXCL | perms)) != -1; },
+        [&] { return (id_ = semget(key.value, 0, 0)) != -1; });
     if (created_) {
         nsems_ = nsems;
         std::vector<unsigned short> vals(std::size_t(nsems), initial);

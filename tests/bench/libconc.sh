@@ -4,20 +4,14 @@
 # sync_bench when it is built.  Run by `make bench` with BUILD=<abs build dir>.
 # The machine is shared and noisy: read the ratios, not the absolute figures.
 set -eu
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-$PWD/build}
+. "$(dirname "$0")/lib.sh"
 N=${N:-1000000}
 RUNS=${RUNS:-5}
 export RUNS
+require_program pool_bench pool_bench
 
-pool_bench=$BUILD/bench/pool_bench
-if [ ! -x "$pool_bench" ]; then
-    echo "libconc.sh: $pool_bench not built (make $pool_bench)" >&2
-    exit 1
-fi
-
-out=$(mktemp)
-trap 'rm -f "$out" "$out.py" "$out.pairs" "$out.sync"' EXIT
+bench_tmp
+out=$tmp/out
 
 echo "pool_bench ($N items, median of $RUNS runs)..." >&2
 for fig in thread_pool_submit thread_pool_imap_chunk1000 plain_queue_submit std_async; do
@@ -55,13 +49,10 @@ PY
         p=$(python3 "$out.py" "$N" 1 | cut -f2)
         printf '%s\t%s\n' "$c" "$p" | tee -a "$out.pairs" >&2
     done
-    med() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-    printf 'fork_pool_imap_chunk1000\t%s\n' "$(cut -f1 "$out.pairs" | med)" >> "$out"
-    printf 'python_pool_imap_chunk1000\t%s\n' "$(cut -f2 "$out.pairs" | med)" >> "$out"
-    printf 'fork_pool_over_python_paired\t%s\n' "$(awk -F'\t' '{ printf "%.4f\n", $1 / $2 }' "$out.pairs" | med)" >> "$out"
+    printf 'fork_pool_imap_chunk1000\t%s\n' "$(cut -f1 "$out.pairs" | median)" >> "$out"
+    printf 'python_pool_imap_chunk1000\t%s\n' "$(cut -f2 "$out.pairs" | median)" >> "$out"
+    printf 'fork_pool_over_python_paired\t%s\n' "$(awk -F'\t' '{ printf "%.4f\n", $1 / $2 }' "$out.pairs" | median)" >> "$out"
 fi
-
-fig() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$out"; }
 
 # row NAME PEER GOAL_TEXT GOAL_RATIO: ratio = NAME / PEER
 row() {
@@ -71,7 +62,7 @@ row() {
         printf '%-28s %14s %-28s %14s %9s  %-14s %s\n' "$1" "${a:--}" "$2" "${b:--}" "-" "$3" "not measured"
         return
     fi
-    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+    ratio=$(ratio "$a" "$b")
     verdict=$(awk -v r="$ratio" -v g="$4" 'BEGIN { print (r >= g ? "ok" : "MISSED") }')
     printf '%-28s %14.0f %-28s %14.0f %8sx  %-14s %s\n' "$1" "$a" "$2" "$b" "$ratio" "$3" "$verdict"
 }
@@ -96,7 +87,7 @@ if [ -x "$BUILD/bench/sync_bench" ]; then
     echo
     echo "sync_bench (median of 5 runs each)..." >&2
     "$BUILD/bench/sync_bench" > "$out.sync"
-    sfig() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$out.sync"; }
+    sfig() { fig "$1" "$out.sync"; }
     srow() {
         awk -v a="$(sfig "$1")" -v b="$(sfig "$2")" -v n="$1" -v p="$2" -v g="$3" 'BEGIN {
             r = b / a

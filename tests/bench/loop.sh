@@ -2,27 +2,19 @@
 # conc::loop benchmarks: a one-byte ping-pong between two tasks over two pipes
 # against a hand-written poll(2) loop doing the same (in the same binary, runs
 # alternated), a million items through a channel<int>, 100,000 timers.
-# Run by `make bench` with BUILD=<abs build dir>; builds nothing itself.
+# Run by `make bench` with BUILD=<abs build dir>; builds loop_bench when missing.
 # The machine is shared and noisy: read the ratios, not the absolute figures.
 set -eu
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-$PWD/build}
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 export RUNS
+require_program bench loop_bench
 
-bench=$BUILD/bench/loop_bench
-if [ ! -x "$bench" ]; then
-    echo "loop.sh: $bench not built (make $bench)" >&2
-    exit 1
-fi
-
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+bench_tmp
+out=$tmp/out
 
 echo "loop_bench (median of $RUNS runs)..." >&2
 "$bench" | tee "$out" >&2
-
-fig() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$out"; }
 
 # row FIGURE MEDIAN_S GOAL_TEXT RATIO LIMIT: ok when RATIO <= LIMIT
 row() {
@@ -30,16 +22,15 @@ row() {
     verdict=$(awk -v r="$4" -v l="$5" 'BEGIN { print (r <= l ? "ok" : "MISSED") }')
     printf '%-34s %10.3f s  %-22s %8.2fx  %s\n' "$1" "$2" "$3" "$4" "$verdict"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 
 conc=$(fig pingpong_conc); poll=$(fig pingpong_poll)
 chan=$(fig channel_1m); timers=$(fig timers_100k); gath=$(fig gather_timers_100k)
 
 echo
 printf '%-34s %12s  %-22s %9s  %s\n' "figure" "median" "goal" "ratio" ""
-row "pingpong 200k, conc::loop" "$conc" "<= 1.3x hand poll(2)" "$(ratio "$conc" "$poll")" 1.3
+row "pingpong 200k, conc::loop" "$conc" "<= 1.3x hand poll(2)" "$(ratio "$conc" "$poll" %.4f)" 1.3
 printf '%-34s %10.3f s  %-22s\n' "pingpong 200k, hand-written poll(2)" "$poll" "(peer)"
-row "channel<int> 1M resumptions" "$chan" "< 0.2 s" "$(ratio "$chan" 0.2)" 1
-row "100k timers, tasks awaited" "$timers" "< 0.3 s" "$(ratio "$timers" 0.3)" 1
-row "100k timers, one gather()" "$gath" "< 0.3 s" "$(ratio "$gath" 0.3)" 1
+row "channel<int> 1M resumptions" "$chan" "< 0.2 s" "$(ratio "$chan" 0.2 %.4f)" 1
+row "100k timers, tasks awaited" "$timers" "< 0.3 s" "$(ratio "$timers" 0.3 %.4f)" 1
+row "100k timers, one gather()" "$gath" "< 0.3 s" "$(ratio "$gath" 0.3 %.4f)" 1
 echo "(ratio: to the peer for pingpong, to the goal for the others; <= 1 is within it)"

@@ -13,16 +13,13 @@
 #
 # Environment: CONC_BIN (default build/bin), RUNS (default 5), SLOW_RUNS (concurrently, default 3).
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CONC_BIN=${CONC_BIN:-$ROOT/build/bin}
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-3}
 PARUN=$CONC_BIN/parun
 [ -x "$PARUN" ] || { echo "parun.sh: parun is not built ($PARUN)" >&2; exit 2; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/parun-bench.XXXXXX") || exit 125
-trap 'rm -rf "$tmp"' EXIT
+bench_tmp
 
 concurrently=
 if command -v npm >/dev/null; then
@@ -44,7 +41,6 @@ ms() {
     t1=$(date +%s%N)
     echo $(((t1 - t0) / 1000000))
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -A T
 # bench KEY RUNS CMD: appends RUNS timings of CMD to T[KEY] (called round-robin).
@@ -70,7 +66,6 @@ for ((r = 1; r <= RUNS; r++)); do
 done
 
 m() { echo "${T[$1]:-}" | median; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 lines=800000
 echo
 echo "parun benchmark, $(date -u +%Y-%m-%d), $(nproc) CPUs, median of $RUNS (concurrently: $SLOW_RUNS)"

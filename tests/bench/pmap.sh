@@ -18,10 +18,7 @@
 # PMAP_BENCH_ONLY=REGEX runs only the scenarios whose names match it, and
 # PMAP_BENCH_ITEMS=N sets the first scenario's item count (default 5000).
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-CONC_BIN=${CONC_BIN:-$BUILD/bin}
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-2}
 FULL=${PMAP_BENCH_FULL:-0}
@@ -29,16 +26,13 @@ BASELINE=${PMAP_BASELINE:-}
 ONLY=${PMAP_BENCH_ONLY:-}
 N1=${PMAP_BENCH_ITEMS:-5000}
 PMAP=$CONC_BIN/pmap
-FLOOR=$BUILD/bench/spawn_floor
-TIME=/usr/bin/time
 
-if [ ! -x "$TIME" ]; then
+if [ $have_time = 0 ]; then
     echo "pmap.sh: $TIME is missing: apt-get install -y time" >&2
     exit 2
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmap-bench.XXXXXX") || exit 125
-trap 'rm -rf "$tmp"' EXIT
+bench_tmp
 export tmp
 
 have_pmap=1
@@ -46,15 +40,12 @@ if [ ! -x "$PMAP" ]; then
     echo "pmap not built ($PMAP): its rows are skipped"
     have_pmap=0
 fi
-if [ ! -x "$FLOOR" ]; then
-    make -s -C "$ROOT" BUILD="$BUILD" "$BUILD/bench/spawn_floor" >/dev/null 2>&1
-fi
 have_floor=1
-[ -x "$FLOOR" ] || { echo "spawn_floor not built ($FLOOR): its rows are skipped"; have_floor=0; }
+bench_program FLOOR spawn_floor || { echo "spawn_floor not built ($FLOOR): its rows are skipped"; have_floor=0; }
 have_parallel=1
-command -v parallel >/dev/null || { echo "GNU parallel not installed: its rows are skipped"; have_parallel=0; }
+peer parallel "GNU parallel" || have_parallel=0
 have_python=1
-command -v python3 >/dev/null || { echo "python3 not installed: its rows are skipped"; have_python=0; }
+peer python3 python3 || have_python=0
 
 # Python's Pool(2).imap, one subprocess.run per item: the same work as the others.
 cat >"$tmp/pool_imap.py" <<'EOF'
@@ -77,64 +68,25 @@ head -c 131072 /dev/zero >"$tmp/blob128k"
 
 # --- measuring -------------------------------------------------------------
 
-declare -A WALLS RSS STATUS JOBS GOAL
-ROWS=()
-
-# measure KEY CMD: runs CMD under bash, records wall seconds and peak RSS (KiB).
-measure() {
-    local key=$1 cmd=$2 t0 t1 rc rss
-    t0=$(date +%s%N)
-    "$TIME" -f %M -o "$tmp/rss" bash -c "$cmd" >/dev/null 2>"$tmp/stderr"
-    rc=$?
-    t1=$(date +%s%N)
-    rss=$(tail -n 1 "$tmp/rss")
-    [[ $rss =~ ^[0-9]+$ ]] || rss=0
-    WALLS[$key]+="$(( (t1 - t0) / 1000000 )) "
-    if [ -z "${RSS[$key]:-}" ] || [ "$rss" -gt "${RSS[$key]}" ]; then RSS[$key]=$rss; fi
-    if [ "$rc" -ne 0 ]; then
-        STATUS[$key]="exit $rc"
-        echo "  $key: exit status $rc: $(head -c 200 "$tmp/stderr" | tr '\n' ' ')" >&2
-    fi
-}
+declare -A JOBS GOAL
 
 # scenario NAME JOBS, then tool NAME RUNS CMD [GOAL] lines, then run_scenario.
-declare -a T_NAME T_RUNS T_CMD
-scenario() {
-    SCEN=$1
+pmap_scenario() {
+    scenario "$1"
     SCEN_JOBS=$2
-    T_NAME=() T_RUNS=() T_CMD=()
-    SKIP=0
     if [ -n "$ONLY" ] && ! [[ $SCEN =~ $ONLY ]]; then SKIP=1; fi
 }
 tool() {
     [ "$SKIP" = 1 ] && return 0
-    local name=$1 runs=$2 cmd=$3 goal=${4:-}
-    T_NAME+=("$name") T_RUNS+=("$runs") T_CMD+=("$cmd")
-    ROWS+=("$SCEN|$name")
-    JOBS["$SCEN|$name"]=$SCEN_JOBS
-    GOAL["$SCEN|$name"]=$goal
-}
-run_scenario() {
-    [ "$SKIP" = 1 ] && return 0
-    local max=0 r i
-    for r in "${T_RUNS[@]}"; do [ "$r" -gt "$max" ] && max=$r; done
-    echo "== $SCEN (${#T_NAME[@]} tools, up to $max runs each)" >&2
-    for ((r = 1; r <= max; r++)); do
-        for i in "${!T_NAME[@]}"; do
-            [ "$r" -le "${T_RUNS[$i]}" ] || continue
-            measure "$SCEN|${T_NAME[$i]}" "${T_CMD[$i]}"
-        done
-    done
-}
-
-median() {
-    tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "" }'
+    add_tool "$1" "$2" "$3"
+    JOBS["$SCEN|$1"]=$SCEN_JOBS
+    GOAL["$SCEN|$1"]=${4:-}
 }
 
 # --- scenarios -------------------------------------------------------------
 
 S1="$N1 x /bin/true -j2"
-scenario "$S1" "$N1"
+pmap_scenario "$S1" "$N1"
 [ $have_pmap = 1 ] && tool "pmap" "$RUNS" "seq $N1 | $PMAP -j2 /bin/true"
 [ -n "$BASELINE" ] && tool "pmap (baseline)" "$RUNS" "seq $N1 | $BASELINE -j2 /bin/true"
 [ $have_pmap = 1 ] && tool "pmap -k" "$RUNS" "seq $N1 | $PMAP -j2 -k /bin/true" "k<=1.05"
@@ -146,7 +98,7 @@ tool "xargs -P2 -n1" "$RUNS" "seq $N1 | xargs -P2 -n1 /bin/true" "<=0.80"
 run_scenario
 
 S2="2000 jobs x 64 KiB out"
-scenario "$S2" 2000
+pmap_scenario "$S2" 2000
 items="yes $tmp/blob64k | head -n 2000"
 check="wc -c | grep -qx $((2000 * 65536))"
 [ $have_pmap = 1 ] && tool "pmap (grouped)" "$RUNS" "$items | $PMAP -j2 cat | $check"
@@ -155,7 +107,7 @@ tool "xargs -P2 -n1 (mixed)" "$RUNS" "$items | xargs -P2 -n1 cat | $check"
 run_scenario
 
 S3="seq 2000000, -n 1000"
-scenario "$S3" 2000
+pmap_scenario "$S3" 2000
 [ $have_pmap = 1 ] && tool "pmap -n 1000" "$RUNS" "seq 2000000 | $PMAP -j2 -n 1000 true" "RSS<=8MiB"
 [ -n "$BASELINE" ] && tool "pmap -n 1000 (baseline)" "$RUNS" "seq 2000000 | $BASELINE -j2 -n 1000 true"
 tool "xargs -P2 -n 1000" "$RUNS" "seq 2000000 | xargs -P2 -n 1000 true"
@@ -166,7 +118,7 @@ run_scenario
 # Job 1 waits until the last job has run; jobs 2..1001 each print 128 KiB, so
 # -k must hold 128 MiB back: bounded memory means spilling to a file.
 S4="-k, slow first job, 1000 x 128 KiB"
-scenario "$S4" 1001
+pmap_scenario "$S4" 1001
 cat >"$tmp/slow.sh" <<EOF
 if [ "\$1" = 1 ]; then while [ ! -e $tmp/last ]; do sleep 0.02; done; fi
 cat $tmp/blob128k
@@ -180,14 +132,14 @@ run_scenario
 
 # Packing: -N 100 beside xargs -n 100, and -X (as many as fit) beside xargs's own filling.
 S5="seq 100000, -N 100"
-scenario "$S5" 1000
+pmap_scenario "$S5" 1000
 [ $have_pmap = 1 ] && tool "pmap -N 100" "$RUNS" "seq 100000 | $PMAP -j2 -N 100 true"
 tool "xargs -P2 -n 100" "$RUNS" "seq 100000 | xargs -P2 -n 100 true" "<=0.80"
 [ $have_parallel = 1 ] && tool "parallel -j2 -N100" "$SLOW_RUNS" "seq 100000 | parallel -j2 -N100 true" "<=0.20"
 run_scenario
 
 S6="seq 100000, -X (as many as fit)"
-scenario "$S6" 1
+pmap_scenario "$S6" 1
 [ $have_pmap = 1 ] && tool "pmap -X" "$RUNS" "seq 100000 | $PMAP -j2 -X echo 'x{}' | wc -l | grep -qx '[1-9][0-9]*'"
 [ $have_pmap = 1 ] && tool "pmap -m" "$RUNS" "seq 100000 | $PMAP -j2 -m true"
 tool "xargs -P2 (fills)" "$RUNS" "seq 100000 | xargs -P2 true"
@@ -196,9 +148,8 @@ run_scenario
 
 # --- the table -------------------------------------------------------------
 
-declare -A MED
 [ ${#ROWS[@]} -gt 0 ] || { echo "no scenario matches PMAP_BENCH_ONLY='$ONLY'" >&2; exit 2; }
-for key in "${ROWS[@]}"; do MED[$key]=$(printf '%s' "${WALLS[$key]:-}" | median); done
+medians
 
 # The pmap row a scenario's ratios are taken against.
 pmap_ref() {
@@ -224,12 +175,12 @@ for key in "${ROWS[@]}"; do
     goal=${GOAL[$key]}
     wall=- jps=- rss=- ratio=- verdict=-
     if [ -n "$ms" ]; then
-        wall=$(awk -v m="$ms" 'BEGIN { printf "%.2f", m / 1000 }')
-        jps=$(awk -v m="$ms" -v n="${JOBS[$key]}" 'BEGIN { printf "%.0f", (m > 0) ? n * 1000 / m : 0 }')
-        rss=$(awk -v k="${RSS[$key]}" 'BEGIN { printf "%.1fM", k / 1024 }')
+        wall=$(seconds "$ms")
+        jps=$(per_second "${JOBS[$key]}" "$ms")
+        rss=$(mib "${RSS[$key]}")
     fi
     if [ -n "$ms" ] && [ -n "$refms" ] && [ "$key" != "$ref" ]; then
-        ratio=$(awk -v p="$refms" -v t="$ms" 'BEGIN { printf "%.2f", (t > 0) ? p / t : 0 }')
+        ratio=$(ratio "$refms" "$ms")
     fi
     case $goal in
         "<="*)
@@ -240,7 +191,7 @@ for key in "${ROWS[@]}"; do
             # pmap -k's wall over plain pmap's.
             base=${MED["$scen|pmap"]:-}
             if [ -n "$ms" ] && [ -n "$base" ]; then
-                ratio=$(awk -v k="$ms" -v b="$base" 'BEGIN { printf "%.2f", (b > 0) ? k / b : 0 }')
+                ratio=$(ratio "$ms" "$base")
                 goal="-k/pmap${goal#k}"
                 verdict=$(awk -v r="$ratio" -v g="${goal#-k/pmap<=}" 'BEGIN { print ((r <= g) ? "ok" : "MISS") }')
             fi

@@ -26,31 +26,25 @@
 # default 2).  Peers: apt-get install -y parallel pigz moreutils time; a
 # missing one is named and its rows are skipped.
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-CONC_BIN=${CONC_BIN:-$BUILD/bin}
+. "$(dirname "$0")/lib.sh"
 MB=${PPIPE_BENCH_MB:-500}
 RUNS=${RUNS:-3}
 SLOW_RUNS=${SLOW_RUNS:-2}
 PPIPE=$CONC_BIN/ppipe
-TIME=/usr/bin/time
 
 [[ $MB =~ ^[1-9][0-9]*$ ]] || { echo "ppipe.sh: PPIPE_BENCH_MB must be a positive number of MiB, not '$MB'" >&2; exit 2; }
 
 have_ppipe=1
 [ -x "$PPIPE" ] || { echo "ppipe not built ($PPIPE): its rows are skipped"; have_ppipe=0; }
-have_time=1
-[ -x "$TIME" ] || { echo "$TIME is missing (apt-get install -y time): no peak RSS"; have_time=0; }
+[ $have_time = 1 ] || echo "$TIME is missing (apt-get install -y time): no peak RSS"
 have_parallel=1
-command -v parallel >/dev/null || { echo "GNU parallel not installed (apt-get install -y parallel): its rows are skipped"; have_parallel=0; }
+peer parallel "GNU parallel" "apt-get install -y parallel" || have_parallel=0
 have_pigz=1
-command -v pigz >/dev/null || { echo "pigz not installed (apt-get install -y pigz): its row is skipped"; have_pigz=0; }
+peer pigz pigz "apt-get install -y pigz" || have_pigz=0
 have_pee=1
-command -v pee >/dev/null || { echo "pee not installed (apt-get install -y moreutils): its row is skipped"; have_pee=0; }
+peer pee pee "apt-get install -y moreutils" || have_pee=0
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ppipe-bench.XXXXXX") || exit 125
-trap 'rm -rf "$tmp"' EXIT
+bench_tmp
 big=$tmp/big
 
 # --- the input ---------------------------------------------------------------
@@ -75,30 +69,7 @@ export big
 
 # --- measuring -------------------------------------------------------------
 
-declare -A WALLS RSS STATUS REF CHECKED
-ROWS=()
-
-# measure KEY CMD: runs CMD under bash, records wall milliseconds and peak RSS (KiB).
-measure() {
-    local key=$1 cmd=$2 t0 t1 rc rss=0
-    t0=$(date +%s%N)
-    if [ $have_time = 1 ]; then
-        "$TIME" -f %M -o "$tmp/rss" bash -c "$cmd" >/dev/null 2>"$tmp/stderr"
-        rc=$?
-        rss=$(tail -n 1 "$tmp/rss")
-    else
-        bash -c "$cmd" >/dev/null 2>"$tmp/stderr"
-        rc=$?
-    fi
-    t1=$(date +%s%N)
-    [[ $rss =~ ^[0-9]+$ ]] || rss=0
-    WALLS[$key]+="$(((t1 - t0) / 1000000)) "
-    if [ -z "${RSS[$key]:-}" ] || [ "$rss" -gt "${RSS[$key]}" ]; then RSS[$key]=$rss; fi
-    if [ "$rc" -ne 0 ]; then
-        STATUS[$key]="exit $rc"
-        echo "  $key: exit status $rc: $(head -c 200 "$tmp/stderr" | tr '\n' ' ')" >&2
-    fi
-}
+declare -A REF CHECKED
 
 # check KEY CMD EXPECTED: runs CMD once, untimed; its output must be EXPECTED.
 check() {
@@ -116,32 +87,11 @@ check() {
 # scenario NAME, then tool NAME RUNS REF CMD CHECK EXPECTED lines, then run_scenario.
 # REF: the row (in this scenario) that this one's ratio is taken against.
 # CMD is timed with its output thrown away; "{ CMD; } | CHECK" must print EXPECTED.
-declare -a T_NAME T_RUNS T_CMD
-scenario() {
-    SCEN=$1
-    T_NAME=() T_RUNS=() T_CMD=()
-}
 tool() {
     local name=$1 runs=$2 ref=$3 cmd=$4 chk=$5 expected=$6
-    T_NAME+=("$name") T_RUNS+=("$runs") T_CMD+=("$cmd")
-    ROWS+=("$SCEN|$name")
+    add_tool "$name" "$runs" "$cmd"
     REF["$SCEN|$name"]=${ref:+$SCEN|$ref}
     check "$SCEN|$name" "{ $cmd; } | $chk" "$expected"
-}
-run_scenario() {
-    local max=0 r i
-    for r in "${T_RUNS[@]}"; do [ "$r" -gt "$max" ] && max=$r; done
-    echo "== $SCEN (${#T_NAME[@]} tools, up to $max runs each)" >&2
-    for ((r = 1; r <= max; r++)); do
-        for i in "${!T_NAME[@]}"; do
-            [ "$r" -le "${T_RUNS[$i]}" ] || continue
-            measure "$SCEN|${T_NAME[$i]}" "${T_CMD[$i]}"
-        done
-    done
-}
-
-median() {
-    tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "" }'
 }
 
 # --- scenarios -------------------------------------------------------------
@@ -187,8 +137,7 @@ run_scenario
 
 # --- the table -------------------------------------------------------------
 
-declare -A MED
-for key in "${ROWS[@]}"; do MED[$key]=$(printf '%s' "${WALLS[$key]:-}" | median); done
+medians
 
 printf '\nppipe benchmark, %s, %s, %s CPUs, %s MiB input, runs: %s (GNU parallel %s)\n' \
     "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)" "$MB" "$RUNS" "$SLOW_RUNS"
@@ -203,12 +152,12 @@ for key in "${ROWS[@]}"; do
     [ -n "$ref" ] && refms=${MED[$ref]:-}
     wall=- mbs=- rss=- ratio=-
     if [ -n "$ms" ]; then
-        wall=$(awk -v m="$ms" 'BEGIN { printf "%.2f", m / 1000 }')
+        wall=$(seconds "$ms")
         mbs=$(awk -v m="$ms" -v b="$BYTES" 'BEGIN { printf "%.0f", (m > 0) ? b / 1048576 * 1000 / m : 0 }')
-        [ $have_time = 1 ] && rss=$(awk -v k="${RSS[$key]}" 'BEGIN { printf "%.1fM", k / 1024 }')
+        [ $have_time = 1 ] && rss=$(mib "${RSS[$key]}")
     fi
     if [ -n "$ms" ] && [ -n "$refms" ]; then
-        ratio=$(awk -v p="$refms" -v t="$ms" 'BEGIN { printf "%.2f", (t > 0) ? p / t : 0 }')
+        ratio=$(ratio "$refms" "$ms")
         [ "$ref" = "$scen|$F" ] && ratio+=" (file)"
     fi
     verdict=${CHECKED[$key]:-}

@@ -21,29 +21,20 @@
 # (default 5), SLOW_RUNS (Python, default 2), ITEMS (default 1000000),
 # SPAWNS (single operations, default 2000).
 set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-CONC_BIN=${CONC_BIN:-$BUILD/bin}
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-2}
 ITEMS=${ITEMS:-1000000}
 SPAWNS=${SPAWNS:-2000}
 PQUEUE=$CONC_BIN/pqueue
-MQ=$BUILD/bench/mq_peer
-SPAWN=$BUILD/bench/spawn_median
-TIME=/usr/bin/time
 
 [ -x "$PQUEUE" ] || { echo "pqueue.sh: pqueue is not built ($PQUEUE)" >&2; exit 2; }
-[ -x "$TIME" ] || { echo "pqueue.sh: $TIME is missing: apt-get install -y time" >&2; exit 2; }
-for b in "$MQ" "$SPAWN"; do
-    [ -x "$b" ] || make -s -C "$ROOT" BUILD="$BUILD" "$b" >/dev/null 2>&1
-done
-have_mq=1; [ -x "$MQ" ] || { echo "mq_peer not built ($MQ): its rows are skipped"; have_mq=0; }
-have_spawn=1; [ -x "$SPAWN" ] || { echo "spawn_median not built ($SPAWN): its rows are skipped"; have_spawn=0; }
-have_python=1; command -v python3 >/dev/null || { echo "python3 not installed: its rows are skipped"; have_python=0; }
+[ $have_time = 1 ] || { echo "pqueue.sh: $TIME is missing: apt-get install -y time" >&2; exit 2; }
+have_mq=1; bench_program MQ mq_peer || { echo "mq_peer not built ($MQ): its rows are skipped"; have_mq=0; }
+have_spawn=1; bench_program SPAWN spawn_median || { echo "spawn_median not built ($SPAWN): its rows are skipped"; have_spawn=0; }
+have_python=1; peer python3 python3 || have_python=0
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pqueue-bench.XXXXXX") || exit 125
+bench_tmp
 Q=conc-bench-$$
 trap '"$PQUEUE" rm -f "$Q" "$Q.one"; rm -rf "$tmp"' EXIT
 seq "$ITEMS" >"$tmp/lines"
@@ -75,8 +66,6 @@ EOF
 FMT='%M %U %S'
 rss_of() { tail -1 "$1" | awk '{ print $1 }'; }
 cpu_of() { tail -1 "$1" | awk '{ printf "%d", ($2 + $3) * 1000 }'; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 declare -A T M C
 
 # check NAME FILE: FILE must hold every line once, in order for one consumer.
@@ -141,7 +130,6 @@ m() { echo "${T[$1]:-}" | median; }
 cpu() { echo "${C[$1]:-}" | median; }
 rss() { local k; k=$(echo "${M[$1]:-}" | median); [ -n "$k" ] && awk -v k="$k" 'BEGIN { printf "%.1f M", k / 1024 }'; }
 rate() { awk -v n="$ITEMS" -v t="$1" 'BEGIN { if (t == "" || t == 0) print "-"; else printf "%.0f", n / (t / 1000) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.1f", a / b }'; }
 goal() { awk -v r="$1" -v g="$2" 'BEGIN { if (r == "-") print "-"; else print (r >= g ? "ok" : "missed") }'; }
 comma() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/,&/; ta'; }
 
@@ -154,11 +142,11 @@ pr=$(rate "$p")
 printf '| %-52s | %9s | %12s | %7s | %8s | %-30s |\n' "pqueue put, pqueue get --follow; --maxsize 100000" "$p" "$(comma "$pr")" "$(cpu pqueue)" "$(rss pqueue)" \
     "$(awk -v r="$pr" 'BEGIN { printf "%s (>= 10,000,000)", (r >= 10000000 ? "ok" : "missed") }')"
 if [ -n "${T[mq]:-}" ]; then
-    x=$(ratio "$q" "$p")
+    x=$(ratio "$q" "$p" %.1f)
     printf '| %-52s | %9s | %12s | %7s | %8s | %-30s |\n' "mq_send/mq_receive, 2 processes, maxmsg $MQ_MAXMSG" "$q" "$(comma "$(rate "$q")")" "$(cpu mq)" "$(rss mq)" "${x}x faster, $(goal "$x" 50) (>= 50x)"
 fi
 if [ -n "${T[python]:-}" ]; then
-    x=$(ratio "$y" "$p")
+    x=$(ratio "$y" "$p" %.1f)
     printf '| %-52s | %9s | %12s | %7s | %8s | %-30s |\n' "Python multiprocessing.Queue(100000)" "$y" "$(comma "$(rate "$y")")" "$(cpu python)" "$(rss python)" "${x}x faster, $(goal "$x" 50) (>= 50x)"
 fi
 if [ -n "$single" ]; then

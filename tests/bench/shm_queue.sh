@@ -5,30 +5,22 @@
 # noisy: the load average is printed with the table; read the ratios, and the
 # *_cpu figures (items per second of CPU time), which load does not move much.
 set -eu
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-$PWD/build}
+. "$(dirname "$0")/lib.sh"
 N=${N:-2000000}
 RUNS=${RUNS:-5}
 export RUNS
+require_program bench shm_queue_bench
 
-bench=$BUILD/bench/shm_queue_bench
-if [ ! -x "$bench" ]; then
-    echo "shm_queue.sh: $bench not built (make $bench)" >&2
-    exit 1
-fi
-
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+bench_tmp
+out=$tmp/out
 echo "shm_queue_bench ($N items a run, batched figures 10x that; median of $RUNS runs)..." >&2
 "$bench" "$N" | tee "$out" >&2
-
-fig() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$out"; }
 
 # row NAME PEER GOAL_TEXT GOAL_RATIO: ratio = NAME / PEER
 row() {
     local a b ratio verdict
     a=$(fig "$1"); b=$(fig "$2")
-    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+    ratio=$(ratio "$a" "$b")
     verdict=$(awk -v r="$ratio" -v g="$4" 'BEGIN { print (g == 0 ? "" : r >= g ? "ok" : "MISSED") }')
     printf '%-22s %14.0f %-10s %12.0f %9sx  %-10s %s\n' "$1" "$a" "$2" "$b" "$ratio" "$3" "$verdict"
 }

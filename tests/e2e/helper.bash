@@ -21,8 +21,8 @@ setup() {
     cd "$BATS_TEST_TMPDIR" || return 1
 }
 
-# wait_for FILE: poll until FILE exists; wait_for_content FILE: until it is
-# not empty (60 s at most each).
+# wait_for FILE...: poll until each FILE exists; wait_for_content FILE...:
+# until each is not empty (60 s at most a file).
 poll_file() {
     local i
     for i in $(seq 600); do
@@ -32,8 +32,35 @@ poll_file() {
     echo "timed out waiting for $2" >&2
     return 1
 }
-wait_for() { poll_file -e "$1"; }
-wait_for_content() { poll_file -s "$1"; }
+wait_for() { local f; for f; do poll_file -e "$f" || return; done; }
+wait_for_content() { local f; for f; do poll_file -s "$f" || return; done; }
+
+# make_await: ./await FILE, for commands under test, waits until FILE is not
+# empty (60 s at most, so that a command of a tool that died ends by itself).
+make_await() {
+    printf '%s\n' '#!/bin/sh' 'i=0' \
+        'while [ ! -s "$1" ]; do i=$((i + 1)); [ $i -le 600 ] || exit 99; sleep 0.1; done' >await
+    chmod +x await
+}
+
+# not_hung: the last `run ... timeout -s KILL N tool ...` ended by itself, not
+# by the timeout around it.  A test that expects the tool's own --timeout
+# (exit 124) sets expect_124=1.
+not_hung() {
+    if [ "$status" -eq 124 ] && [ "${expect_124:-}" != 1 ] || [ "$status" -eq 137 ]; then
+        echo "the tool did not end: the timeout around it fired (status $status)" >&2
+        return 1
+    fi
+}
+
+# ended PID: waits for PID, a child of the test (started with &), and sets
+# $status to how it ended (bats' `run wait` would wait in a subshell, which
+# cannot).
+ended() {
+    status=0
+    wait "$1" || status=$?
+    output=
+}
 
 # dead PID: true once PID has ended (a zombie has ended: it only waits to be
 # reaped); 20 s at most.

@@ -13,22 +13,6 @@ load helper
 
 bats_require_minimum_version 1.5.0
 
-# ./await FILE: waits until FILE is not empty (60 s at most, so a command of
-# a parun that died ends by itself).
-make_await() {
-    printf '%s\n' '#!/bin/sh' 'i=0' \
-        'while [ ! -s "$1" ]; do i=$((i + 1)); [ $i -le 600 ] || exit 99; sleep 0.1; done' >await
-    chmod +x await
-}
-
-# not_hung: the last `run` ended by itself, not by the timeout around it.
-not_hung() {
-    if [ "$status" -eq 124 ] && [ "${expect_124:-}" != 1 ] || [ "$status" -eq 137 ]; then
-        echo "parun did not end: the timeout around it fired (status $status)" >&2
-        return 1
-    fi
-}
-
 # ---------------------------------------------------------------- output
 
 @test "parun prefixes each line with its command's name padded to one width" {
@@ -416,11 +400,11 @@ not_hung() {
     env --default-signal=INT parun --names a,b \
         'echo $$ >a.pid; ./await never & echo $! >agc.pid; wait' 'echo $$ >b.pid; ./await never' >out 2>err &
     pid=$!
-    wait_for_content_all a.pid agc.pid b.pid
+    wait_for_content a.pid agc.pid b.pid
     kill -INT "$pid"
     run timeout -s KILL 30 tail --pid="$pid" -f /dev/null
-    wait "$pid" || status=$?
-    assert_equal "${status:-0}" 130
+    ended "$pid"
+    assert_equal "$status" 130
     for f in a.pid agc.pid b.pid; do dead "$(cat $f)"; done
     assert_equal "$(ps -o pid= -g "$(cat a.pid)" | wc -l)" 0
 }
@@ -429,10 +413,10 @@ not_hung() {
     make_await
     parun --names a 'echo $$ >a.pid; ./await never' >out 2>err &
     pid=$!
-    wait_for_content_all a.pid
+    wait_for_content a.pid
     kill -TERM "$pid"
-    wait "$pid" || status=$?
-    assert_equal "${status:-0}" 143
+    ended "$pid"
+    assert_equal "$status" 143
     dead "$(cat a.pid)"
     assert_equal "$(ps -o pid= -g "$(cat a.pid)" | wc -l)" 0
 }
@@ -441,7 +425,7 @@ not_hung() {
     make_await
     parun --names a,b 'echo $$ >a.pid; exec ./await never' 'echo $$ >b.pid; exec ./await never' >out 2>err &
     pid=$!
-    wait_for_content_all a.pid b.pid
+    wait_for_content a.pid b.pid
     kill -KILL "$pid"
     wait "$pid" || true
     dead "$(cat a.pid)"
@@ -453,18 +437,6 @@ not_hung() {
     not_hung
     assert_success
     assert_output '1 | survived'
-}
-
-# wait_for_content_all FILE...: every FILE is not empty (60 s at most).
-wait_for_content_all() {
-    local f i
-    for f in "$@"; do
-        for i in $(seq 600); do
-            [ -s "$f" ] && break
-            sleep 0.1
-        done
-        [ -s "$f" ] || { echo "timed out waiting for $f" >&2; return 1; }
-    done
 }
 
 # ---------------------------------------------------------------- write errors

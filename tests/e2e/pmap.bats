@@ -612,8 +612,7 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     wait_for gc.pid
     wait_for job.pid
     kill -TERM "$pid"
-    status=0
-    wait "$pid" || status=$?
+    ended "$pid"
     [ "$status" -eq 143 ]
     gone "$(cat job.pid)"
     gone "$(cat gc.pid)"
@@ -624,8 +623,7 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     pid=$!
     wait_for job.pid
     kill -HUP "$pid"
-    status=0
-    wait "$pid" || status=$?
+    ended "$pid"
     [ "$status" -eq 129 ]
     gone "$(cat job.pid)"
 }
@@ -636,8 +634,7 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     pid=$!
     wait_for job.pid
     kill -INT "$pid"
-    status=0
-    wait "$pid" || status=$?
+    ended "$pid"
     [ "$status" -eq 130 ]
     gone "$(cat job.pid)"
     [ "$(wc -l <started)" -eq 1 ]
@@ -650,9 +647,8 @@ out_of_order='if [ "$1" = 1 ]; then while [ ! -s two.pid ]; do sleep 0.05; done;
     kill -INT "$pid"
     sleep 0.5
     kill -INT "$pid" 2>/dev/null || true
-    status=0
     SECONDS=0
-    wait "$pid" || status=$?
+    ended "$pid"
     [ "$status" -eq 130 ]
     [ "$SECONDS" -lt 60 ]
     gone "$(cat job.pid)"
@@ -731,23 +727,6 @@ hostile_expected() {
 # Anything that could hang runs under `timeout -s KILL` (pmap ignored TERM when
 # it hung) and the test first checks it did not time out.  Jobs record their
 # pids in *.pid files; teardown kills what is left of them after a failure.
-
-# not_hung: the last `run` ended by itself, not by the timeout around it.
-not_hung() {
-    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
-        echo "pmap did not end: the timeout around it fired (status $status)" >&2
-        return 1
-    fi
-}
-
-
-# make_await: ./await FILE, for jobs, waits until FILE is not empty (60 s at
-# most, so that a job of a pmap that died ends by itself).
-make_await() {
-    printf '%s\n' '#!/bin/sh' 'i=0' \
-        'while [ ! -s "$1" ]; do i=$((i + 1)); [ $i -le 600 ] || exit 99; sleep 0.1; done' >await
-    chmod +x await
-}
 
 # gc.sh: a grandchild that ignores TERM, INT and HUP, keeps no output pipe open
 # and records its pid in gc.pid.
@@ -962,8 +941,7 @@ make_stubborn_grandchild() {
     wait_for_content job1.pid
     wait_for_content job2.pid
     kill -TERM "$(cat pmap.pid)"
-    status=0
-    wait "$(cat pmap.pid)" || status=$?
+    ended "$(cat pmap.pid)"
     [ "$status" -eq 143 ]
     run --separate-stderr timeout -s KILL 30 pmap -k -j2 --joblog log --resume sh -c 'echo ran $1' sh ::: 1 2
     not_hung
@@ -996,8 +974,7 @@ make_stubborn_grandchild() {
         sleep 0.1
     done
     echo go >go
-    status=0
-    wait "$bg" || status=$?
+    ended "$bg"
     [ "$status" -ne 137 ]
     assert_equal "$seen" yes
     assert_equal "$(head -n 2 out)" $'first-1\nsecond-1'
@@ -1029,8 +1006,7 @@ make_stubborn_grandchild() {
     echo $! >pmap.pid
     wait_for_content gc.pid
     kill -TERM "$(cat pmap.pid)"
-    status=0
-    wait "$(cat pmap.pid)" || status=$?
+    ended "$(cat pmap.pid)"
     [ "$status" -eq 143 ]
     dead "$(cat gc.pid)"
 }
@@ -1085,8 +1061,7 @@ make_stubborn_grandchild() {
     wait_for_content job.pid
     kill -INT "$pmap"
     echo go >go
-    status=0
-    wait "$pmap" || status=$?
+    ended "$pmap"
     [ "$status" -eq 0 ]
     assert_equal "$(cat out)" done
 }

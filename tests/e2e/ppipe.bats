@@ -762,8 +762,7 @@ usage_error() {
     wait_for_content job1.pid
     wait_for_content job2.pid
     kill -TERM "$pid"
-    status=0
-    wait "$pid" || status=$?
+    ended "$pid"
     [ "$status" -eq 143 ]
     for f in job1 job2 gc1 gc2; do dead "$(cat $f.pid)"; done
     [ ! -e job3.pid ]
@@ -780,8 +779,7 @@ usage_error() {
     wait_for_content t1.pid
     wait_for_content t2.pid
     kill -TERM "$pid"
-    status=0
-    wait "$pid" || status=$?
+    ended "$pid"
     exec 5>&-
     [ "$status" -eq 143 ]
     dead "$(cat t1.pid)"
@@ -795,8 +793,7 @@ usage_error() {
     wait_for_content a.pid
     wait_for_content b.pid
     kill -TERM "$pid"
-    status=0
-    wait "$pid" || status=$?
+    ended "$pid"
     [ "$status" -eq 143 ]
     dead "$(cat a.pid)"
     dead "$(cat b.pid)"

@@ -39,14 +39,6 @@ blocked() {
     return 1
 }
 
-# ended PID: waits for PID, a child of the test, and sets $status to how it
-# ended (bats' `run wait` would wait in a subshell, which cannot).
-ended() {
-    status=0
-    wait "$1" || status=$?
-    output=
-}
-
 # stat_field NAME KEY: one value of pqueue stat.
 stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
 

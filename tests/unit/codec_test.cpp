@@ -9,30 +9,18 @@
 #include <vector>
 
 #include "conc/codec.hpp"
+#include "ipc_support.hpp"
 
 using namespace conc;
+using ipc::colour;
+using ipc::person;
+using ipc::sample;
 
 namespace {
-
-enum class colour : std::uint8_t { red, green, blue };
-
-struct sample {   // trivially copyable: travels as its bytes
-    int id;
-    double weight;
-    colour c;
-    bool operator==(const sample&) const = default;
-};
 
 struct no_default {   // trivially copyable without a default constructor
     explicit no_default(int v) : v(v) {}
     int v;
-};
-
-// A user's type with a codec of its own.
-struct person {
-    std::string name;
-    std::vector<int> scores;
-    bool operator==(const person&) const = default;
 };
 
 // A trivially copyable type whose user codec must win over the built-in one,
@@ -47,17 +35,6 @@ T round_trip(const T& v) {
 }
 
 }  // namespace
-
-template <>
-struct conc::codec<person> {
-    static void encode(const person& p, std::string& out) {
-        conc::encode(p.name, out);
-        conc::encode(p.scores, out);
-    }
-    static person decode(std::string_view& in) {
-        return person{codec<std::string>::decode(in), codec<std::vector<int>>::decode(in)};
-    }
-};
 
 template <>
 struct conc::codec<celsius> {   // as text, to be told apart from the raw bytes

@@ -21,8 +21,12 @@
 #include "conc/loop.hpp"
 #include "conc/signals.hpp"
 #include "coro_test.hpp"
+#include "ipc_support.hpp"
 
 using namespace conc;
+using ipc::colour;
+using ipc::person;
+using ipc::sample;
 using namespace std::chrono_literals;
 
 namespace {
@@ -41,19 +45,6 @@ std::string random_bytes(std::size_t n, unsigned seed) {
 // Big enough that no socket or pipe buffer holds it: the writer blocks until the reader reads.
 constexpr std::size_t big = 8u << 20;
 
-enum class colour : std::uint8_t { red, green, blue };
-struct sample {
-    int id;
-    double weight;
-    colour c;
-    bool operator==(const sample&) const = default;
-};
-struct person {
-    std::string name;
-    std::vector<int> scores;
-    bool operator==(const person&) const = default;
-};
-
 using nested = std::tuple<char, std::vector<std::pair<std::string, std::vector<std::tuple<int, std::string>>>>,
                           std::pair<double, std::vector<bool>>>;
 
@@ -64,17 +55,6 @@ void echo_each(connection c) {
 }
 
 }  // namespace
-
-template <>
-struct conc::codec<person> {
-    static void encode(const person& p, std::string& out) {
-        conc::encode(p.name, out);
-        conc::encode(p.scores, out);
-    }
-    static person decode(std::string_view& in) {
-        return person{codec<std::string>::decode(in), codec<std::vector<int>>::decode(in)};
-    }
-};
 
 Test(connection, a_duplex_pipe_plays_ping_pong_between_processes, .timeout = 120) {
     auto [here, there] = pipe();

@@ -20,6 +20,7 @@
 #include "conc/loop.hpp"
 #include "conc/process.hpp"
 #include "coro_test.hpp"
+#include "fd_redirect.hpp"
 
 using namespace conc;
 using namespace std::chrono_literals;
@@ -54,22 +55,18 @@ void assert_no_children_left() {
 // What the children write on stderr, through a pipe, while it lives.
 class stderr_capture {
 public:
-    stderr_capture() : p_(make_pipe()), saved_(::dup(2)) {
-        std::fflush(stderr);
-        ::dup2(p_.write.get(), 2);
-    }
+    stderr_capture() : p_(make_pipe()), redirect_(2, p_.write.get()) {}   // stderr has no buffer to flush
     // Restores stderr; returns what was written, once every writer is gone.
     std::string finish() {
         std::fflush(stderr);
-        ::dup2(saved_, 2);
-        ::close(saved_);
+        redirect_.restore();
         p_.write.reset();
         return read_all(p_.read.get());
     }
 
 private:
     pipe_pair p_;
-    int saved_;
+    fd_redirect redirect_;
 };
 
 }  // namespace

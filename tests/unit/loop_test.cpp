@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <random>
 #include <set>
@@ -39,7 +40,36 @@ static task<int> fails(const char* msg) {
 CORO_TEST(loop, run_returns_the_result_of_nested_tasks) {
     loop lp;
     CHECK_EQ(lp.run(add(2, 3)), 5);
-    CHECK_EQ(lp.run(nested(10000)), 10000);   // symmetric transfer: no stack growth
+    CHECK_EQ(lp.run(nested(10000)), 10000);   // a frame a level, as recursion
+}
+
+// The deepest stack address seen so far (the stack grows down).
+[[gnu::noinline]] static void note_stack(std::uintptr_t* deepest) {
+    char here;
+    asm volatile("" : : "r"(&here) : "memory");
+    *deepest = std::min(*deepest, reinterpret_cast<std::uintptr_t>(&here));
+}
+static task<int> ends_at_once(int i, std::uintptr_t* deepest) {
+    note_stack(deepest);
+    co_return i;
+}
+static task<long> await_many_that_end_at_once(int n, std::uintptr_t* deepest) {
+    long sum = 0;
+    for (int i = 0; i < n; ++i) sum += co_await ends_at_once(i, deepest);
+    co_return sum;
+}
+
+// Where the compiler makes no tail call of a symmetric transfer (-O0, the
+// ASan build at -O1), each such await once nested a frame on the stack until
+// the loop overflowed it.
+CORO_TEST(loop, awaiting_many_tasks_that_end_at_once_grows_no_stack) {
+    constexpr int n = 200000;
+    std::uintptr_t first = UINTPTR_MAX, deepest = UINTPTR_MAX;
+    loop lp;
+    lp.run(ends_at_once(0, &first));
+    deepest = first;
+    CHECK_EQ(lp.run(await_many_that_end_at_once(n, &deepest)), long(n) * (n - 1) / 2);
+    CHECK(first - deepest < 64 * 1024);
 }
 
 CORO_TEST(loop, exceptions_travel_to_the_awaiter) {

@@ -28,6 +28,7 @@
 #include "conc/signals.hpp"
 #include "conc/writer.hpp"
 #include "coro_test.hpp"
+#include "fd_redirect.hpp"
 #include "output.hpp"
 #include "progress.hpp"
 
@@ -42,16 +43,8 @@ namespace {
 // Points fd `target` (1 or 2) at a pipe; pull() reads what has arrived so far.
 class capture {
 public:
-    explicit capture(int target) : target_(target) {
-        saved_ = ::fcntl(target, F_DUPFD_CLOEXEC, 10);
-        auto p = make_pipe();   // the write end stays blocking, like a shell's pipe
-        ::dup2(p.write.get(), target);
-        read_ = std::move(p.read);
-        set_nonblocking(read_.get());
-    }
-    ~capture() { restore(); }
-    capture(const capture&) = delete;
-    capture& operator=(const capture&) = delete;
+    // The pipe's write end stays blocking, like a shell's pipe.
+    explicit capture(int target) : capture(target, make_pipe()) {}
 
     int fd() const noexcept { return read_.get(); }
     bool eof() const noexcept { return eof_; }
@@ -69,7 +62,7 @@ public:
     // Gives the fd back and reads to end of file: every other writer (the
     // output's writers) must be gone.
     std::string finish() {
-        restore();
+        redirect_.restore();
         set_nonblocking(read_.get(), false);
         char buf[65536];
         while (!eof_) {
@@ -81,15 +74,11 @@ public:
     }
 
 private:
-    void restore() {
-        if (saved_ < 0) return;
-        ::dup2(saved_, target_);
-        ::close(saved_);
-        saved_ = -1;
+    capture(int target, pipe_pair p) : read_(std::move(p.read)), redirect_(target, p.write.get()) {
+        set_nonblocking(read_.get());
     }
-    int target_;
-    int saved_ = -1;
     unique_fd read_;
+    fd_redirect redirect_;   // after read_: given back before the pipe closes
     std::string data_;
     bool eof_ = false;
 };
@@ -658,67 +647,56 @@ void record_error(error_seen& e, const writer& w) {
     e.stream = w.name();
 }
 
+struct stdout_failure {
+    error_seen e;
+    bool failed = false;
+    bool gone = false;   // stdout_reader_gone()
+};
+
+// Jobs write through an output in `mode` whose standard output is `to`,
+// which fails; what the output saw.
+stdout_failure feed_into_failing_stdout(output_mode mode, unique_fd to) {
+    stdout_failure r;
+    fd_redirect redirect(1, to.get());
+    to.reset();
+    loop lp;
+    output_options opt;
+    opt.mode = mode;
+    output o(lp, opt);
+    o.on_error([&r](const writer& w) { record_error(r.e, w); });
+    lp.run(feed_jobs_after_error(o, 4));
+    r.failed = o.failed();
+    r.gone = o.stdout_reader_gone();
+    return r;
+}
+
 }  // namespace
 
 CORO_TEST(output, a_full_stdout_calls_on_error_once_with_the_failed_writer, .timeout = 60) {
     for (auto mode : {output_mode::held, output_mode::line}) {
-        error_seen e;
-        bool failed = false;
-        {
-            int saved = ::fcntl(1, F_DUPFD_CLOEXEC, 10);
-            unique_fd full(::open("/dev/full", O_WRONLY | O_CLOEXEC));
-            CHECK(full.get() >= 0);
-            ::dup2(full.get(), 1);
-            loop lp;
-            {
-                output_options opt;
-                opt.mode = mode;
-                output o(lp, opt);
-                o.on_error([&e](const writer& w) { record_error(e, w); });
-                lp.run(feed_jobs_after_error(o, 4));
-                failed = o.failed();
-            }
-            ::dup2(saved, 1);
-            ::close(saved);
-        }
-        CHECK_EQ(e.calls, 1);
-        CHECK(e.status == writer::state::failed);
-        CHECK_EQ(e.error, ENOSPC);
-        CHECK_EQ(e.message, std::string("write error on standard output: No space left on device"));
-        CHECK(failed);
+        unique_fd full(::open("/dev/full", O_WRONLY | O_CLOEXEC));
+        CHECK(full.get() >= 0);
+        stdout_failure r = feed_into_failing_stdout(mode, std::move(full));
+        CHECK_EQ(r.e.calls, 1);
+        CHECK(r.e.status == writer::state::failed);
+        CHECK_EQ(r.e.error, ENOSPC);
+        CHECK_EQ(r.e.message, std::string("write error on standard output: No space left on device"));
+        CHECK(r.failed);
     }
 }
 
 CORO_TEST(output, a_stdout_pipe_whose_reader_left_is_reader_gone, .timeout = 60) {
     ignore_sigpipe();
     for (auto mode : {output_mode::held, output_mode::line}) {
-        error_seen e;
-        bool failed = false, gone = false;
-        {
-            int saved = ::fcntl(1, F_DUPFD_CLOEXEC, 10);
-            auto p = make_pipe();
-            ::dup2(p.write.get(), 1);
-            p.write.reset();
-            p.read.reset();   // the reader is gone
-            loop lp;
-            {
-                output_options opt;
-                opt.mode = mode;
-                output o(lp, opt);
-                o.on_error([&e](const writer& w) { record_error(e, w); });
-                lp.run(feed_jobs_after_error(o, 4));
-                failed = o.failed();
-                gone = o.stdout_reader_gone();
-            }
-            ::dup2(saved, 1);
-            ::close(saved);
-        }
-        CHECK_EQ(e.calls, 1);
-        CHECK(e.status == writer::state::reader_gone);
-        CHECK_EQ(e.error, EPIPE);
-        CHECK_EQ(e.stream, std::string("standard output"));
-        CHECK(failed);
-        CHECK(gone);
+        auto p = make_pipe();
+        p.read.reset();   // the reader is gone
+        stdout_failure r = feed_into_failing_stdout(mode, std::move(p.write));
+        CHECK_EQ(r.e.calls, 1);
+        CHECK(r.e.status == writer::state::reader_gone);
+        CHECK_EQ(r.e.error, EPIPE);
+        CHECK_EQ(r.e.stream, std::string("standard output"));
+        CHECK(r.failed);
+        CHECK(r.gone);
     }
 }
 

@@ -44,6 +44,7 @@ void assert_no_leftovers() { ipc::assert_no_leftovers(prefix()); }
 void remove_leftovers() { ipc::remove_leftovers(prefix()); }
 using ipc::spawn_child;
 using ipc::wait_exit;
+using ipc::kill_child;
 
 constexpr queue_kind all_kinds[] = {queue_kind::fifo, queue_kind::lifo, queue_kind::priority};
 
@@ -55,9 +56,7 @@ queue_options opts(queue_kind k, std::uint64_t capacity = 1 << 16, std::uint64_t
     return o;
 }
 
-double ms_since(steady::time_point t0) {
-    return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
-}
+using ipc::ms_since;
 
 // Waits (up to a minute) until process pid sleeps in the kernel: a child that
 // is blocked in a queue wait.  Returns false if it never did.
@@ -487,8 +486,7 @@ Test(shm_queue, waiters_killed_in_their_sleep_do_not_stop_later_wakeups, .timeou
             }));
         for (pid_t p : sleepers) cr_assert(asleep(p));
         for (pid_t p : sleepers) {
-            kill(p, SIGKILL);
-            cr_assert_eq(wait_exit(p), 128 + SIGKILL);
+            kill_child(p);
         }
         pid_t getter = spawn_child([&] {
             std::string got;
@@ -505,10 +503,8 @@ Test(shm_queue, waiters_killed_in_their_sleep_do_not_stop_later_wakeups, .timeou
     pid_t joiner = spawn_child([&] { return code(shm_queue::open(name).join()); });
     cr_assert(asleep(putter));
     cr_assert(asleep(joiner));
-    kill(putter, SIGKILL);
-    kill(joiner, SIGKILL);
-    cr_assert_eq(wait_exit(putter), 128 + SIGKILL);
-    cr_assert_eq(wait_exit(joiner), 128 + SIGKILL);
+    kill_child(putter);
+    kill_child(joiner);
     putter = spawn_child([&] { return code(shm_queue::open(name).put("y")); });
     joiner = spawn_child([&] { return code(shm_queue::open(name).join()); });
     cr_assert(asleep(putter));

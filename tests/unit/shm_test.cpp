@@ -36,6 +36,7 @@ void assert_no_leftovers() { ipc::assert_no_leftovers(prefix()); }
 void remove_leftovers() { ipc::remove_leftovers(prefix()); }
 using ipc::spawn_child;
 using ipc::wait_exit;
+using ipc::kill_child;
 
 bool sysv_shm_gone(int id) {
     shmid_ds ds;
@@ -356,8 +357,7 @@ Test(shm, shared_map_survives_processes_killed_in_the_middle_of_calls) {
     for (int round = 0; round < 100; ++round) {
         int i = int(rng() % 2);
         usleep(useconds_t(rng() % 300));
-        cr_assert_eq(kill(kids[i], SIGKILL), 0);
-        cr_assert_eq(wait_exit(kids[i]), 128 + SIGKILL);
+        kill_child(kids[i]);
         kids[i] = spawn_child(churn);
     }
     for (pid_t k : kids) {

@@ -41,16 +41,11 @@ void remove_leftovers() { ipc::remove_leftovers(prefix()); }
 using ipc::spawn_child;
 using ipc::wait_exit;
 
-// One byte through a pipe: "I am there now".
-void tell(const pipe_pair& p) { write_all(p.write.get(), "!", 1); }
-bool heard(const pipe_pair& p) {
-    char c;
-    return read_full(p.read.get(), &c, 1) == 1;
-}
+using ipc::heard;
+using ipc::kill_child;
+using ipc::tell;
 
-double ms_since(steady::time_point t0) {
-    return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
-}
+using ipc::ms_since;
 
 bool sem_set_gone(int id) {
     return semctl(id, 0, IPC_STAT, nullptr) == -1 && (errno == EINVAL || errno == EIDRM);
@@ -134,8 +129,7 @@ Test(sync, mutex_killed_owner_is_recovered_and_reported_to_next_locker) {
         });
         cr_assert(heard(ready));
         cr_assert(!s->m.try_lock(), "child's lock not held");
-        cr_assert_eq(kill(k, SIGKILL), 0);
-        cr_assert_eq(wait_exit(k), 128 + SIGKILL);
+        kill_child(k);
 
         lock_result r = round % 2 ? s->m.lock_checked() : s->m.try_lock_for_checked(5s);
         cr_assert(r.acquired);
@@ -176,8 +170,7 @@ Test(sync, mutex_plain_lock_reports_owner_death_through_owner_died) {
         return 0;
     });
     cr_assert(heard(ready));
-    kill(k, SIGKILL);
-    cr_assert_eq(wait_exit(k), 128 + SIGKILL);
+    kill_child(k);
     {
         std::unique_lock lk(*m);  // lock(): no exception, no deadlock
         cr_assert(m->owner_died());
@@ -206,8 +199,7 @@ Test(sync, recursive_mutex_relocks_and_recovers_from_a_killed_owner) {
         return 0;
     });
     cr_assert(heard(ready));
-    kill(k, SIGKILL);
-    cr_assert_eq(wait_exit(k), 128 + SIGKILL);
+    kill_child(k);
     lock_result r = m->lock_checked();
     cr_assert(r.acquired && r.owner_died);
     lock_result nested = m->lock_checked();
@@ -315,8 +307,7 @@ Test(sync, mutex_shares_the_robust_list_with_glibc_robust_mutexes) {
             return 0;
         });
         cr_assert(heard(ready));
-        kill(k, SIGKILL);
-        cr_assert_eq(wait_exit(k), 128 + SIGKILL);
+        kill_child(k);
         for (auto& g : s->g) {
             cr_assert_eq(pthread_mutex_lock(&g), EOWNERDEAD, "round %d: glibc mutex not recovered", round);
             pthread_mutex_consistent(&g);
@@ -392,8 +383,7 @@ Test(sync, mutex_holders_killed_at_random_over_many_rounds) {
         } else {
             usleep(useconds_t(rng() % 500));
         }
-        cr_assert_eq(kill(kids[i], SIGKILL), 0);
-        cr_assert_eq(wait_exit(kids[i]), 128 + SIGKILL);
+        kill_child(kids[i]);
         kids[i] = spawn_child(worker);
     }
     for (pid_t k : kids) {
@@ -525,8 +515,7 @@ Test(sync, condition_waiters_killed_in_their_sleep_do_not_stop_later_wakeups) {
             std::this_thread::yield();
         }
         // Both have registered and released the lock inside wait().
-        cr_assert_eq(kill(kids[round % 2], SIGKILL), 0);
-        cr_assert_eq(wait_exit(kids[round % 2]), 128 + SIGKILL);
+        kill_child(kids[round % 2]);
         {
             std::lock_guard g(s->m);
             --s->asleep;  // the dead one's count
@@ -958,8 +947,7 @@ Test(sync, sysv_semaphore_undo_restores_the_value_when_the_holder_is_killed) {
         cr_assert(heard(ready));
         cr_assert_eq(set.value(0), 0);
         cr_assert(!set.try_acquire(0));
-        kill(k, SIGKILL);
-        cr_assert_eq(wait_exit(k), 128 + SIGKILL);
+        kill_child(k);
         cr_assert_eq(set.value(0), 1, "the kernel did not undo the dead holder's acquire");
         cr_assert(set.try_acquire_for(0, 5s));
         set.release(0);

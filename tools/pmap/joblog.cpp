@@ -79,19 +79,8 @@ bool parse_number(std::string_view s, T& out) {
     return ec == std::errc{} && p == s.data() + s.size();
 }
 
-// Field i of a TAB-separated line.
-std::string_view field(std::string_view line, std::size_t i) {
-    std::size_t start = 0;
-    for (std::size_t k = 0; k < i; ++k) {
-        std::size_t tab = line.find('\t', start);
-        if (tab == std::string_view::npos) return {};
-        start = tab + 1;
-    }
-    std::size_t tab = line.find('\t', start);
-    return line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
-}
-
-// Where the Command field starts: after i TABs (it may hold TABs itself).
+// The line from field i on, after i TABs (the Command field may hold TABs
+// itself); empty when the line has fewer fields.
 std::string_view rest_from(std::string_view line, std::size_t i) {
     std::size_t start = 0;
     for (std::size_t k = 0; k < i; ++k) {
@@ -100,6 +89,12 @@ std::string_view rest_from(std::string_view line, std::size_t i) {
         start = tab + 1;
     }
     return line.substr(start);
+}
+
+// Field i of a TAB-separated line.
+std::string_view field(std::string_view line, std::size_t i) {
+    std::string_view rest = rest_from(line, i);
+    return rest.substr(0, rest.find('\t'));
 }
 
 // GNU parallel's layout; a header names the columns (pmap's older 7-column log too).

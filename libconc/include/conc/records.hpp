@@ -144,11 +144,9 @@ class async_record_reader {
             value = block ? r->rd_.try_next_block(approx) : r->rd_.try_next();
             return value || r->rd_.at_eof();
         }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+        bool await_suspend(std::coroutine_handle<> h) {
             refill = r->wait_and_fill(block, approx);
-            auto th = refill.handle();
-            th.promise().continuation = h;
-            return th;   // symmetric transfer, as co_await refill would do
+            return detail::start_task(refill.handle(), h);   // as co_await refill would do
         }
         result await_resume() {
             if (refill.valid()) return refill.handle().promise().take();
