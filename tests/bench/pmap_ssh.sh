@@ -23,9 +23,8 @@
 # SSH_BENCH_ONLY=REGEX (only the scenarios whose names match).
 set -u
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-CONC_BIN=${CONC_BIN:-$BUILD/bin}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 SLOW_RUNS=${SLOW_RUNS:-2}
 NJOBS=${SSH_BENCH_JOBS:-1000}
@@ -36,7 +35,7 @@ PMAP=$CONC_BIN/pmap
 # shellcheck source=../e2e/sshd.bash
 . "$ROOT/tests/e2e/sshd.bash"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmap-ssh-bench.XXXXXX") || exit 125
+bench_tmp
 trap 'sshd_teardown; rm -rf "$tmp"' EXIT
 mkdir "$tmp/sshd"
 
@@ -51,74 +50,39 @@ fi
 if ! "$PMAP" --ssh "ssh -F $SSH_CONFIG" -S 1/h1 true ::: 1 >/dev/null 2>"$tmp/probe"; then
     echo "pmap_ssh.sh: pmap -S does not run here ($(head -n 1 "$tmp/probe")): its rows will fail" >&2
 fi
-have_parallel=1
-command -v parallel >/dev/null || { echo "GNU parallel not installed: its rows are skipped"; have_parallel=0; }
-have_rsync=1
-command -v rsync >/dev/null || { echo "rsync not installed: GNU parallel's --transfer rows are skipped"; have_rsync=0; }
+have_parallel=1 have_rsync=1
+peer parallel "GNU parallel" || have_parallel=0
+peer rsync "GNU parallel's --transfer" "apt-get install rsync" || have_rsync=0
 # GNU parallel 20221122 quotes --return's names for rsync >= 3.2.4 twice.
 export RSYNC_OLD_ARGS=1
 
 HOSTS=2/h1,2/h2
 SSH="ssh -F $SSH_CONFIG"
 
-# --- measuring -------------------------------------------------------------
+# --- measuring: lib.sh's rows, with each row's jobs, bytes and goal ----------
 
-declare -A WALLS STATUS JOBS BYTES GOAL
-ROWS=()
-
-# measure KEY CMD: runs CMD under bash in $tmp/work, records wall milliseconds.
-measure() {
-    local key=$1 cmd=$2 t0 t1 rc
-    t0=$(date +%s%N)
-    (cd "$tmp/work" && bash -c "$cmd") >/dev/null 2>"$tmp/stderr"
-    rc=$?
-    t1=$(date +%s%N)
-    WALLS[$key]+="$(((t1 - t0) / 1000000)) "
-    if [ "$rc" -ne 0 ]; then
-        STATUS[$key]="exit $rc"
-        echo "  $key: exit status $rc: $(head -c 300 "$tmp/stderr" | tr '\n' ' ')" >&2
-    fi
-}
-
-declare -a T_NAME T_RUNS T_CMD
-# scenario NAME JOBS BYTES, then tool NAME RUNS CMD [GOAL] lines, then run_scenario.
-scenario() {
-    SCEN=$1 SCEN_JOBS=$2 SCEN_BYTES=$3
-    T_NAME=() T_RUNS=() T_CMD=()
-    SKIP=0
+declare -A JOBS BYTES GOAL
+# ssh_scenario NAME JOBS BYTES, then tool NAME RUNS CMD [GOAL] lines, then run_scenario.
+ssh_scenario() {
+    scenario "$1"
+    SCEN_JOBS=$2 SCEN_BYTES=$3
     if [ -n "$ONLY" ] && ! [[ $SCEN =~ $ONLY ]]; then SKIP=1; fi
 }
 tool() {
     [ "$SKIP" = 1 ] && return 0
-    T_NAME+=("$1") T_RUNS+=("$2") T_CMD+=("$3")
-    ROWS+=("$SCEN|$1")
+    add_tool "$1" "$2" "$3"
     JOBS["$SCEN|$1"]=$SCEN_JOBS
     BYTES["$SCEN|$1"]=$SCEN_BYTES
     GOAL["$SCEN|$1"]=${4:-}
 }
-run_scenario() {
-    [ "$SKIP" = 1 ] && return 0
-    local max=0 r i
-    for r in "${T_RUNS[@]}"; do [ "$r" -gt "$max" ] && max=$r; done
-    echo "== $SCEN (${#T_NAME[@]} tools, up to $max runs each)" >&2
-    for ((r = 1; r <= max; r++)); do
-        for i in "${!T_NAME[@]}"; do
-            [ "$r" -le "${T_RUNS[$i]}" ] || continue
-            measure "$SCEN|${T_NAME[$i]}" "${T_CMD[$i]}"
-        done
-    done
-}
-
-median() {
-    tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "" }'
-}
 
 mkdir "$tmp/work"
+cd "$tmp/work" || exit 125   # the commands run here
 
 # --- scenarios -------------------------------------------------------------
 
 S1="$NJOBS x true, 2 hosts x 2 slots"
-scenario "$S1" "$NJOBS" 0
+ssh_scenario "$S1" "$NJOBS" 0
 tool "pmap -S" "$RUNS" "seq $NJOBS | $PMAP --ssh '$SSH' -S $HOSTS true"
 [ $have_parallel = 1 ] && tool "parallel -S" "$SLOW_RUNS" "seq $NJOBS | parallel --ssh '$SSH' -S $HOSTS true" "<=0.10"
 [ $have_parallel = 1 ] && tool "parallel -S --controlmaster" "$SLOW_RUNS" "seq $NJOBS | parallel --controlmaster --ssh '$SSH' -S $HOSTS true" "<=0.10"
@@ -133,7 +97,7 @@ for i in $(seq "$NFILES"); do head -c 102400 /dev/urandom >"$tmp/work/in/f$i"; d
 fresh="rm -f in/*.out"
 check="[ \$(cat in/*.out | wc -c) -eq $((NFILES * 102400)) ]"
 trc="--transfer --return {}.out --cleanup 'cat {} > {}.out'"
-scenario "$S2" "$NFILES" $((NFILES * 102400 * 2))
+ssh_scenario "$S2" "$NFILES" $((NFILES * 102400 * 2))
 tool "pmap -S" "$RUNS" "$fresh; ls in/f* | $PMAP --ssh '$SSH' -S $HOSTS $trc && $check"
 if [ $have_parallel = 1 ] && [ $have_rsync = 1 ]; then
     tool "parallel -S" "$SLOW_RUNS" "$fresh; ls in/f* | parallel --ssh '$SSH' -S $HOSTS $trc && $check"
@@ -143,9 +107,8 @@ run_scenario
 
 # --- the table -------------------------------------------------------------
 
-declare -A MED
 [ ${#ROWS[@]} -gt 0 ] || { echo "no scenario matches SSH_BENCH_ONLY='$ONLY'" >&2; exit 2; }
-for key in "${ROWS[@]}"; do MED[$key]=$(printf '%s' "${WALLS[$key]:-}" | median); done
+medians
 
 printf '\npmap -S benchmark, %s, %s, %s CPUs, loopback sshd (%s), runs: %s (GNU parallel %s)\n' \
     "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)" "$(ssh -V 2>&1 | cut -d, -f1)" "$RUNS" "$SLOW_RUNS"
@@ -159,13 +122,13 @@ for key in "${ROWS[@]}"; do
     goal=${GOAL[$key]}
     wall=- jps=- mbs=- ratio=- verdict=-
     if [ -n "$ms" ]; then
-        wall=$(awk -v m="$ms" 'BEGIN { printf "%.2f", m / 1000 }')
+        wall=$(seconds "$ms")
         jps=$(awk -v m="$ms" -v n="${JOBS[$key]}" 'BEGIN { printf "%.1f", (m > 0) ? n * 1000 / m : 0 }')
         [ "${BYTES[$key]}" -gt 0 ] &&
             mbs=$(awk -v m="$ms" -v b="${BYTES[$key]}" 'BEGIN { printf "%.1f", (m > 0) ? b / 1048576 * 1000 / m : 0 }')
     fi
     if [ -n "$ms" ] && [ -n "$refms" ] && [ "$name" != "pmap -S" ]; then
-        ratio=$(awk -v p="$refms" -v t="$ms" 'BEGIN { printf "%.2f", (t > 0) ? p / t : 0 }')
+        ratio=$(ratio "$refms" "$ms")
     fi
     if [[ $goal == "<="* ]] && [ "$ratio" != - ]; then
         verdict=$(awk -v r="$ratio" -v g="${goal#<=}" 'BEGIN { print ((r <= g) ? "ok" : "MISS") }')
