@@ -345,6 +345,7 @@ future<std::string> fork_pool::apply_async(std::string_view item) {
 void fork_pool::submit_job(std::unique_ptr<fork_job> job) {
     if (job->frame_size() < detail::wire_request_header) throw std::invalid_argument("fork_pool: frame too short");
     detail::wire_finish_request(job->frame_data(), job->frame_size(), job->count);
+    job->prepare();
     impl_->submit(std::move(job));
 }
 

@@ -141,21 +141,22 @@ worker_link::send_result worker_link::send() {
 // ---- receiving
 
 bool worker_link::receive() {
-    constexpr std::size_t block = 1 << 18, slack = fork_job::reply_slack;
-    if (in_.size() < block + slack) in_.resize(block + slack);
+    // Reads land behind what is there; what is left of a frame moves to the
+    // front only when less than `least` bytes of room remain.
+    constexpr std::size_t least = 1 << 15;
+    if (in_.empty()) in_.resize(1 << 18);
     for (;;) {
-        // Room behind the data for a block, or else for the frame that starts it.
-        std::size_t want = block;
+        std::size_t want = least;  // or the rest of the frame that has begun, if longer
         if (in_end_ - in_begin_ >= wire_length_size)
             want = std::max(want, std::size_t(wire_load<std::uint64_t>(in_.data() + in_begin_)) + wire_length_size -
                                       (in_end_ - in_begin_));
-        if (in_.size() - in_end_ < want + slack) {
+        if (in_.size() - in_end_ < want) {
             std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
             in_end_ -= in_begin_;
             in_begin_ = 0;
-            if (in_.size() - in_end_ < want + slack) in_.resize(in_end_ + want + slack);
+            if (in_.size() - in_end_ < want) in_.resize(in_end_ + want);
         }
-        std::size_t room = in_.size() - in_end_ - slack;
+        std::size_t room = in_.size() - in_end_;
         long n = read_some(result_r_.get(), in_.data() + in_end_, room);
         if (n < 0) return true;  // drained
         if (n == 0) return false;
