@@ -45,8 +45,6 @@ struct fork_pool::impl {
     fork_pool_options opt;
     sigset_t child_mask;
     std::vector<std::unique_ptr<worker>> workers;  // each at a fixed address: the tasks hold it
-    loop lp;                                       // destroyed first: no task outlives its worker
-    std::vector<int> loop_fds;                     // lp's pipes, which the workers close
 
     std::mutex m;  // guards the next six
     std::deque<std::unique_ptr<fork_job>> submitted;
@@ -64,6 +62,10 @@ struct fork_pool::impl {
     std::atomic<std::size_t> pending_size{0};
     co::event changed;           // a request, a reply or a death: the dispatcher looks again
     std::exception_ptr failure;  // a reader or writer could not go on
+
+    // Declared last, destroyed first: no task of the loop outlives what it uses.
+    loop lp;
+    std::vector<int> loop_fds;  // lp's pipes, which the workers close
 
     impl(function f, unsigned n, fork_pool_options o) : fn(std::move(f)), opt(o) {
         if (n == 0) n = detail::online_cpus();
