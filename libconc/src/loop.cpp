@@ -145,6 +145,15 @@ std::unique_ptr<loop::internal_reader> loop::add_internal_reader(std::unique_ptr
     return r;
 }
 
+std::vector<int> loop::internal_fds() const {
+    std::vector<int> fds;
+    for (auto* r : internal_readers_) {
+        fds.push_back(r->pipe.read.get());
+        fds.push_back(r->pipe.write.get());
+    }
+    return fds;
+}
+
 struct loop::installed_signal {
     int sig;
     int refs;

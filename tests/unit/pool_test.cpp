@@ -446,6 +446,27 @@ Test(fork_pool, imap_carries_items_and_results_of_every_length) {
     }
 }
 
+// Frames larger than a pipe holds, several queued on a worker at once: the
+// frames go out in pieces (the writer waits for room in the middle of one),
+// a reply is read in many blocks, and the worker's and the parent's buffers
+// grow to hold a whole frame.  Small items between them keep their order.
+Test(fork_pool, frames_larger_than_the_pipes_arrive_whole_and_in_order) {
+    auto reverse = [](std::string_view s) { return std::string(s.rbegin(), s.rend()); };
+    std::vector<std::string> in;
+    for (int i = 0; i < 30; ++i)
+        in.push_back(i % 3 == 0 ? std::string(std::size_t(3) << 20, char('a' + i % 26)) + std::to_string(i)
+                                : std::to_string(i));
+    fork_pool pool(reverse, 2, {.tasks_ahead = 4});
+    for (std::size_t chunk : {std::size_t(1), std::size_t(4)}) {
+        std::size_t i = 0;
+        for (auto& r : pool.imap(in, chunk)) {
+            cr_assert(r == reverse(in[i]), "chunksize %zu item %zu", chunk, i);
+            ++i;
+        }
+        cr_assert_eq(i, in.size());
+    }
+}
+
 Test(fork_pool, worker_killed_mid_task_fails_only_its_task) {
     fork_pool pool(square, 2);
     for (int round = 0; round < 5; ++round) {

@@ -306,6 +306,7 @@ private:
     void unwatch_signal(int sig) noexcept;
     void add_signal_set(signal_set* s);
     void remove_signal_set(signal_set* s) noexcept;
+    std::vector<int> internal_fds() const;
 
     struct fd_awaiter : detail::fd_waiter {
         fd_awaiter(loop& l, int f, short ev) { lp = &l; fd = f; events = ev; }
@@ -461,6 +462,8 @@ struct loop_access {
     static void unwatch_signal(loop& l, int sig) noexcept { l.unwatch_signal(sig); }
     static void add_signal_set(loop& l, signal_set* s) { l.add_signal_set(s); }
     static void remove_signal_set(loop& l, signal_set* s) noexcept { l.remove_signal_set(s); }
+    // The loop's own pipes (for a forked child to close).
+    static std::vector<int> internal_fds(const loop& l) { return l.internal_fds(); }
 };
 }  // namespace detail
 

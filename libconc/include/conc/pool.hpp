@@ -806,10 +806,13 @@ struct fork_job {
     // Its future is done: answered, failed, or cancelled by the caller.
     virtual bool done() const = 0;
     virtual void fail(std::exception_ptr e) = 0;
-    // The reply payload: count x (u8 ok, u32 len, bytes), followed by at
-    // least reply_slack readable bytes.
+    // The reply payload: count x (u8 ok, u32 len, bytes).
     virtual void complete(const char* p, std::size_t len) = 0;
-    static constexpr std::size_t reply_slack = 16;
+    // On the submitting thread, once count is set: allocates what complete()
+    // will fill, so that the memory of a result is taken and given back by
+    // the same thread.  (Freed by another thread, it made glibc trim the
+    // pool thread's heap and fault it in again, chunk after chunk.)
+    virtual void prepare() {}
 
 private:
     virtual bool try_claim() = 0;
@@ -818,18 +821,13 @@ private:
 std::exception_ptr bad_reply();
 std::exception_ptr remote_failure(const char* what, std::size_t size);
 
-// How a reply item's bytes become a result: as they are (the pool's own
-// function returns bytes), or through codec<R>.
+// How a reply item's bytes become a result, appended to the chunk's values:
+// as they are (the pool's own function returns bytes), or through codec<R>.
 struct bytes_reply {
     using type = std::string;
-    static std::string decode(const char* p, std::uint32_t n) {
-        if (n <= 15) {  // a fixed-size copy into the inline buffer (reply_slack), then the length
-            std::string s(p, std::size_t(15));
-            s.resize(n);
-            return s;
-        }
-        return std::string(p, n);
-    }
+    // Built in place: a temporary string moved in costs two more library
+    // calls an item, which the pool's thread pays for every result.
+    static void append(std::vector<std::string>& out, const char* p, std::uint32_t n) { out.emplace_back(p, n); }
 };
 template <class R>
 struct codec_reply {
@@ -841,6 +839,7 @@ struct codec_reply {
         } else
             return conc::decode<R>(std::string_view(p, n));
     }
+    static void append(std::vector<type>& out, const char* p, std::uint32_t n) { out.push_back(decode(p, n)); }
 };
 
 // Reads a reply payload of `count` items into out; false if it is cut short.
@@ -857,7 +856,7 @@ bool read_reply(const char* p, std::size_t len, std::uint32_t count,
             out.errors.emplace_back(i, remote_failure(r.data, r.size));
         } else {
             try {
-                out.values.push_back(Reply::decode(r.data, r.size));
+                Reply::append(out.values, r.data, r.size);
             } catch (...) {
                 out.errors.emplace_back(i, std::current_exception());
             }
@@ -872,10 +871,11 @@ template <class Reply>
 struct chunk_job final : fork_job {
     using R = typename Reply::type;
     promise<chunk_result<R>> result;
+    chunk_result<R> out;
     bool done() const override { return result.done(); }
     void fail(std::exception_ptr e) override { result.set_exception(std::move(e)); }
+    void prepare() override { out.values.reserve(count); }
     void complete(const char* p, std::size_t len) override {
-        chunk_result<R> out;
         if (!read_reply<Reply>(p, len, count, out)) return fail(bad_reply());
         result.set_value(std::move(out));
     }
