@@ -301,6 +301,28 @@ echo "$PARALLEL_SEQ $h"'
     [ ! -e "$T/pwned" ]
 }
 
+@test "pmap --record-env, then --env _ sends the variables set since, on both paths" {
+    # GNU's pair: --record-env (from a fresh login) lists the variables a login
+    # has in ~/.parallel/ignored_vars; --env _ sends every other one.
+    export HOME=$T/home
+    mkdir "$HOME"
+    [ "$PEER" = pmap ] || mkdir "$HOME/.parallel"   # GNU parallel does not make it
+    export OLDVAR=old
+    run --separate-stderr "$PEER" --record-env
+    assert_success
+    grep -qx OLDVAR "$HOME/.parallel/ignored_vars"
+    grep -qx HOME "$HOME/.parallel/ignored_vars"
+    export NEWVAR='new  $(touch '"$T"'/pwned) value'
+    run --separate-stderr rpmap "${QUOTE[@]}" -k -S 1/host1,1/nopmap --env _ \
+        sh -c 'echo "${OLDVAR-unset}|${NEWVAR-unset}|$1"' sh {} ::: 1 2 3 4
+    assert_success
+    assert_output "unset|$NEWVAR|1
+unset|$NEWVAR|2
+unset|$NEWVAR|3
+unset|$NEWVAR|4"
+    [ ! -e "$T/pwned" ]
+}
+
 @test "pmap -S passes hostile items byte for byte and never runs them, here or on a host" {
     # Both paths: host1 runs jobs through its pmap worker, nopmap one ssh per job.
     printf '%s\0' \

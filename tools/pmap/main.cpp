@@ -15,6 +15,7 @@
 
 #include "conc/fd.hpp"
 #include "handover.hpp"
+#include "host_pool.hpp"
 #include "jobs_options.hpp"
 #include "messages.hpp"
 #include "options.hpp"
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
     pmap::hand_over_to_ppipe_if_asked(argc, argv);   // --pipe, --pipepart: ppipe's work
     pmap::config cfg = read_command_line(argc, argv);
     try {
+        if (cfg.remote.record_env) return pmap::record_environment(), cli::exit_ok;   // GNU's --record-env
         return pmap::run(cfg);
     } catch (const std::exception& e) {
         cli::die(e);

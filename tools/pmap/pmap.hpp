@@ -34,6 +34,7 @@ struct remote_config {
     std::vector<std::string> basefiles;      // --bf: sent once per host
     std::vector<std::string> env;            // --env NAME ("_": every variable a login shell lacks)
     bool filter_hosts = false;               // --filter-hosts
+    bool record_env = false;                 // --record-env: write ~/.parallel/ignored_vars, run nothing
     bool any() const noexcept { return !logins.empty() || !login_file.empty(); }
 };
 

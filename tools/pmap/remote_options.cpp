@@ -10,7 +10,7 @@ namespace {
 
 enum : int {
     opt_slf = 0x3000, opt_ssh, opt_transfer, opt_transferfile, opt_return, opt_cleanup, opt_trc, opt_basefile,
-    opt_filter_hosts,
+    opt_filter_hosts, opt_record_env,
 };
 
 // --ssh "ssh -F cfg": words at blanks, as GNU parallel splits it.
@@ -44,6 +44,7 @@ std::vector<cli::option_spec> remote_option_rows() {
         {opt_basefile, "basefile", cli::arg::required, "FILE", "send FILE to each host once, before its first job"},
         {opt_basefile, "bf", cli::arg::required, "FILE", "the same as --basefile"},
         {opt_filter_hosts, "filter-hosts", cli::arg::none, nullptr, "drop the hosts that cannot be reached, with a warning"},
+        {opt_record_env, "record-env", cli::arg::none, nullptr, "write this environment's variable names to ~/.parallel/ignored_vars, for --env _"},
     };
 }
 
@@ -71,6 +72,7 @@ bool take_remote_option(int key, const std::string& v, config& cfg) {
         return true;
     case opt_basefile: r.basefiles.push_back(v); return true;
     case opt_filter_hosts: r.filter_hosts = true; return true;
+    case opt_record_env: r.record_env = true; return true;
     default: return false;
     }
 }

@@ -1,7 +1,8 @@
 // pmap's options for other machines (issue 14), GNU parallel's names:
 // -S/--sshlogin, --slf/--sshloginfile, --ssh, -M/--controlmaster,
 // --transfer, --tf/--transferfile, --return, --cleanup, --trc,
-// --bf/--basefile, --filter-hosts (--env and --workdir are jobs_options').
+// --bf/--basefile, --filter-hosts, --record-env (--env and --workdir are
+// jobs_options').
 #pragma once
 #include <string>
 #include <vector>
