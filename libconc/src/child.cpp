@@ -44,6 +44,14 @@ child::child(loop& lp, child_spec spec) : lp_(&lp), st_(std::make_shared<state>(
     st_->pgid = proc_.pgid();
 }
 
+std::variant<child, spawn_error> try_spawn(loop& lp, child_spec spec) {
+    try {
+        return child(lp, std::move(spec));
+    } catch (const spawn_error& e) {
+        return e;
+    }
+}
+
 // Nothing outlives its owner: a child dropped while running is killed with
 // its group, then reaped in the background (~process hands it to the reaper).
 // The state may live on in a stop() task: it must not signal the pid again.

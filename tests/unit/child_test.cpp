@@ -87,6 +87,25 @@ Test(child, not_found_is_127_and_not_executable_is_126_with_the_parent_death_pat
     }
 }
 
+static task<std::string> try_spawn_then_report(loop& lp, std::vector<std::string> argv) {
+    auto started = try_spawn(lp, child_spec{.argv = std::move(argv)});
+    if (auto* e = std::get_if<spawn_error>(&started)) {
+        co_await lp.yield();   // what a handler could not do
+        co_return "failed " + std::to_string(e->exit_code()) + " " + e->command();
+    }
+    exit_status st = co_await std::get<child>(started).exited();
+    co_return st.describe();
+}
+
+CORO_TEST(child, try_spawn_gives_the_spawn_error_instead_of_throwing_it) {
+    loop lp;
+    for (int round = 0; round < 20; ++round) {
+        CHECK_EQ(lp.run(try_spawn_then_report(lp, {"/no/such/command"})), std::string("failed 127 /no/such/command"));
+        CHECK_EQ(lp.run(try_spawn_then_report(lp, {"/dev/null"})), std::string("failed 126 /dev/null"));
+        CHECK_EQ(lp.run(try_spawn_then_report(lp, {"sh", "-c", "exit 3"})), std::string("exit 3"));
+    }
+}
+
 // The leader exits at once; its child keeps the output pipe and ignores TERM.
 // stop() must KILL it after the grace: the pipe then reaches end of file.
 static task<std::string> stop_orphaned_grandchild(loop& lp) {

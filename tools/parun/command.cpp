@@ -93,28 +93,23 @@ conc::task<conc::exit_status> command_runner::attempt(command_state& c, unsigned
     spec.out = dropped ? conc::child_io::devnull() : raw ? conc::child_io::inherited() : conc::child_io::pipe();
     spec.err = spec.out;
     spec.env = {"PARALLEL_SEQ=" + std::to_string(c.index + 1), "PARALLEL_JOBSLOT=" + std::to_string(slot)};
-    std::optional<conc::child> ch;
-    std::optional<conc::spawn_error> failed;
-    try {
-        ch.emplace(lp_, std::move(spec));
-    } catch (const conc::spawn_error& e) {   // /bin/sh itself cannot run
-        failed = e;
-    }
-    if (failed) {
+    auto started = conc::try_spawn(lp_, std::move(spec));
+    if (auto* failed = std::get_if<conc::spawn_error>(&started)) {   // /bin/sh itself cannot run
         co_await out_.print(2, cli::program_name() + ": " + cli::describe(*failed) + "\n");
         co_return conc::exit_status::exited_with(failed->exit_code());
     }
-    cli::supervisor::adoption adopted(sup_, *ch);
-    prefix_lines(c, ch->pid(), oj);
+    conc::child& ch = std::get<conc::child>(started);
+    cli::supervisor::adoption adopted(sup_, ch);
+    prefix_lines(c, ch.pid(), oj);
     if (cfg_.verbose)
-        co_await out_.print(2, cli::program_name() + ": " + cmd.name + " (pid " + std::to_string(ch->pid()) +
+        co_await out_.print(2, cli::program_name() + ": " + cmd.name + " (pid " + std::to_string(ch.pid()) +
                                    "): " + cmd.command + "\n");
     if (piped) {
-        auto err = lp_.spawn(out_.drain(oj, 2, ch->err().get()));
-        co_await out_.drain(oj, 1, ch->out().get());
+        auto err = lp_.spawn(out_.drain(oj, 2, ch.err().get()));
+        co_await out_.drain(oj, 1, ch.out().get());
         co_await err;
     }
-    co_return co_await ch->exited();
+    co_return co_await ch.exited();
 }
 
 conc::task<bool> command_runner::pause_before_restart(unsigned restart) {

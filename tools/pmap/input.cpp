@@ -302,11 +302,6 @@ conc::task<std::optional<std::vector<std::string>>> item_source::next() {
     std::size_t args = 0, cost = tmpl_.base_cost();
     bool input_ended = false;
     while (args < max_args_) {
-        // Arguments that are already there come back without suspending, and a
-        // task that completes at once resumes its caller by symmetric transfer:
-        // a tail call only where the compiler makes one (not at -O0/-O1 with
-        // ASan).  A yield now and then lets the stack unwind (-n 1000 overflowed).
-        if (args % 64 == 63) co_await conc::loop::current().yield();
         auto a = co_await next_argument();
         if (!a) {
             input_ended = true;

@@ -111,29 +111,25 @@ conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, st
     std::string s = std::to_string(seq), j = std::to_string(slot);
     spec.cwd = cwd;
     spec.env = {"PARALLEL_SEQ=" + s, "PARALLEL_JOBSLOT=" + j, "PMAP_SEQ=" + s, "PMAP_SLOT=" + j};
-    std::optional<conc::child> c;
-    std::optional<conc::spawn_error> failed;
-    try {
-        c.emplace(lp_, std::move(spec));
-    } catch (const conc::spawn_error& e) {
-        failed = e;
-    }
+    auto started = conc::try_spawn(lp_, std::move(spec));
     oc.ran = true;
-    if (failed) {   // not found (127) or not executable (126): a failed job
+    // Not found (127) or not executable (126): a failed job.
+    if (auto* failed = std::get_if<conc::spawn_error>(&started)) {
         co_await out_.print(2, cli::program_name() + ": " + cli::describe(*failed) + "\n");
         if (command_is_fixed_ && failed->err() != E2BIG && on_fatal_) on_fatal_(failed->exit_code());
         oc.status = conc::exit_status::exited_with(failed->exit_code());
         co_return oc;
     }
-    cli::supervisor::adoption adopted(sup_, *c);
+    conc::child& c = std::get<conc::child>(started);
+    cli::supervisor::adoption adopted(sup_, c);
     bool fired = false;
     if (cfg_.timeout) adopted.stop_after(*cfg_.timeout, fired);
     if (!raw) {
-        auto err = lp_.spawn(out_.drain(oj, 2, c->err().get()));
-        co_await out_.drain(oj, 1, c->out().get());
+        auto err = lp_.spawn(out_.drain(oj, 2, c.err().get()));
+        co_await out_.drain(oj, 1, c.out().get());
         co_await err;
     }
-    oc.status = co_await c->exited();
+    oc.status = co_await c.exited();
     oc.timed_out = fired;
     // pmap began to stop while it ran, and it did not succeed: it did not end on its own.
     oc.stopped = !oc.status.success() && sup_.stopping();

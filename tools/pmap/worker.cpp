@@ -98,26 +98,22 @@ private:
         spec.env = std::move(m.env);
         spec.cwd = m.data;
         if (!spec.cwd.empty()) make_workdir(spec.cwd);
-        std::optional<conc::child> c;
-        std::optional<conc::spawn_error> failed;
-        try {
-            c.emplace(lp_, std::move(spec));
-        } catch (const conc::spawn_error& e) {
-            failed = e;
-        }
-        if (failed) {   // not found (127) or not executable (126), said as pmap says it here
+        auto started = conc::try_spawn(lp_, std::move(spec));
+        // Not found (127) or not executable (126), said as pmap says it here.
+        if (auto* failed = std::get_if<conc::spawn_error>(&started)) {
             wire::message said{wire::kind::output, id, 2, cli::program_name() + ": " + cli::describe(*failed) + "\n", {}, {}};
             co_await send(std::move(said));
             wire::message end{wire::kind::exit, id, conc::exit_status::exited_with(failed->exit_code()).raw(), {}, {}, {}};
             co_await send(std::move(end));
             co_return;
         }
-        cli::supervisor::adoption adopted(sup_, *c);
-        running_[id] = &*c;
-        auto err = lp_.spawn(forward(id, 2, c->err().get()));
-        co_await forward(id, 1, c->out().get());
+        conc::child& c = std::get<conc::child>(started);
+        cli::supervisor::adoption adopted(sup_, c);
+        running_[id] = &c;
+        auto err = lp_.spawn(forward(id, 2, c.err().get()));
+        co_await forward(id, 1, c.out().get());
         co_await err;
-        conc::exit_status st = co_await c->exited();
+        conc::exit_status st = co_await c.exited();
         running_.erase(id);
         wire::message end{wire::kind::exit, id, st.raw(), {}, {}, {}};
         co_await send(std::move(end));

@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "conc/fd.hpp"
@@ -99,5 +100,15 @@ private:
     std::shared_ptr<state> st_;
     unique_fd in_, out_, err_;
 };
+
+// Starts the command as child's constructor does, but a command that cannot
+// run (not found: 127, not executable: 126) comes back as its spawn_error
+// instead of being thrown, so that a coroutine can report it with co_await,
+// which a catch handler may not hold.  Other failures still throw sys_error.
+//
+//     auto started = conc::try_spawn(lp, std::move(spec));
+//     if (auto* e = std::get_if<conc::spawn_error>(&started)) co_return co_await report(*e);
+//     conc::child& c = std::get<conc::child>(started);
+std::variant<child, spawn_error> try_spawn(loop& lp, child_spec spec);
 
 }  // namespace conc
