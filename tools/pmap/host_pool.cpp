@@ -43,6 +43,12 @@ std::string make_control_dir() {
     return dir;
 }
 
+// A file's name on the host: relative ones are under the job's directory there.
+std::string remote_path(const std::string& cwd, const std::string& path) {
+    if (path.starts_with('/') || cwd.empty()) return path;
+    return cwd + "/" + path;
+}
+
 std::string local_hostname() {
     char name[256] = {};
     if (::gethostname(name, sizeof name - 1) != 0 || !*name) return "localhost";
@@ -153,7 +159,6 @@ void host_pool::add(const sshlogin& l) {
         h->st = host::state::up;
         h->answered = true;
         h->slots = l.slots ? l.slots : cfg_.jobs;
-        ++answered_;
     } else {
         std::string index = std::to_string(hosts_.size());
         h->remote = std::make_unique<remote_host>(lp_, l.ssh.empty() ? cfg_.remote.ssh : l.ssh, control_dir_ + "/" + index, l, out_, sup_,
@@ -166,7 +171,7 @@ void host_pool::add(const sshlogin& l) {
 }
 
 conc::task<void> host_pool::start() {
-    while (answered_ < hosts_.size()) {
+    while (!std::all_of(hosts_.begin(), hosts_.end(), [](const auto& h) { return h->answered; })) {
         changed_.clear();
         co_await changed_.wait();
     }
@@ -195,10 +200,7 @@ conc::task<void> host_pool::keep(host& h) {
     for (;;) {
         h.st = host::state::connecting;
         std::string why = co_await h.remote->connect();
-        if (!h.answered) {
-            h.answered = true;
-            ++answered_;
-        }
+        h.answered = true;
         if (why.empty()) {
             failures = 0;
             ever_up = true;
@@ -300,13 +302,13 @@ conc::task<outcome> host_pool::attempt(const std::vector<std::string>& argv, std
         try {
             co_await send_basefiles(*h);
             for (const auto& t : transfers_) {
-                std::string file = t.expand(items, seq, slot), there = remote_path(*h, cmd.cwd, file);
+                std::string file = t.expand(items, seq, slot), there = remote_path(cmd.cwd, file);
                 co_await h->remote->put(file, there);
                 sent.push_back(there);
             }
             st = co_await h->remote->run(cmd, oj, cfg_.timeout, timed_out);
             for (std::size_t i = 0; st && i < returns_.size(); ++i) {
-                std::string file = returns_[i].expand(items, seq, slot), there = remote_path(*h, cmd.cwd, file);
+                std::string file = returns_[i].expand(items, seq, slot), there = remote_path(cmd.cwd, file);
                 fetched.push_back(there);
                 co_await h->remote->get(there, file);
             }
@@ -360,7 +362,7 @@ conc::task<void> host_pool::send_basefiles(host& h) {
     } u{h.basefile_lock};
     if (h.basefiles_sent) co_return;
     std::string cwd = cfg_.workdir == "..." ? h.tmpdir : cfg_.workdir;
-    for (const auto& f : cfg_.remote.basefiles) co_await h.remote->put(f, remote_path(h, cwd, f));
+    for (const auto& f : cfg_.remote.basefiles) co_await h.remote->put(f, remote_path(cwd, f));
     h.basefiles_sent = true;
 }
 
@@ -376,11 +378,6 @@ remote_command host_pool::command_for(const host& h, const std::vector<std::stri
     c.env.insert(c.env.end(), env_.begin(), env_.end());
     c.cwd = cfg_.workdir == "..." ? h.tmpdir : cwd;
     return c;
-}
-
-std::string host_pool::remote_path(const host&, const std::string& cwd, const std::string& path) const {
-    if (path.starts_with('/') || cwd.empty()) return path;
-    return cwd + "/" + path;
 }
 
 void host_pool::reload() {
@@ -419,7 +416,7 @@ conc::task<void> host_pool::close() {
             std::vector<std::string> gone;
             if (cfg_.workdir == "...") gone.push_back(h->tmpdir);
             if (cfg_.remote.cleanup && h->basefiles_sent)
-                for (const auto& f : cfg_.remote.basefiles) gone.push_back(remote_path(*h, cfg_.workdir == "..." ? "" : cfg_.workdir, f));
+                for (const auto& f : cfg_.remote.basefiles) gone.push_back(remote_path(cfg_.workdir == "..." ? "" : cfg_.workdir, f));
             std::string problem;
             try {
                 co_await h->remote->remove(std::move(gone));

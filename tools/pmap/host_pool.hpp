@@ -62,7 +62,6 @@ private:
     conc::task<void> send_basefiles(host& h);
     remote_command command_for(const host& h, const std::vector<std::string>& argv, std::uint64_t seq, unsigned slot,
                                const std::string& cwd) const;
-    std::string remote_path(const host& h, const std::string& cwd, const std::string& path) const;
     void add(const sshlogin& l);
     void changed();
     void say(std::string msg);
@@ -80,7 +79,6 @@ private:
     conc::co::event changed_;                 // a host came up, went down, or freed a slot
     std::function<void(std::size_t)> on_slots_;
     std::vector<conc::job<void>> messages_;
-    std::size_t answered_ = 0;                // hosts that connected or failed once (start)
     bool stopping_ = false;
 };
 
