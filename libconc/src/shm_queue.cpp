@@ -1300,6 +1300,22 @@ std::size_t take(engine& e, txn& t, Sink& sink, std::size_t max, std::size_t max
     }
 }
 
+// Waits, holding lk, until an item is there (ok) or why not: removed,
+// closed (and drained), empty (limit never), timeout.
+queue_status wait_for_item(queue_layout& h, queue_lock& lk, const wait_limit& limit) {
+    for (;;) {
+        if (h.st.removed) return queue_status::removed;
+        if (h.st.count > 0) return queue_status::ok;
+        if (h.st.closed) return queue_status::closed;
+        if (!lk.wait(h.not_empty, limit)) {
+            if (h.st.removed) return queue_status::removed;
+            if (h.st.count > 0) return queue_status::ok;
+            if (h.st.closed) return queue_status::closed;
+            return limit.how == wait_limit::never ? queue_status::empty : queue_status::timeout;
+        }
+    }
+}
+
 // The one get loop: waits for an item, then takes up to max (and max_bytes
 // after the first) through sink.
 template <class Sink>
@@ -1308,24 +1324,8 @@ batch_result get_loop(queue_layout& h, std::size_t map_size, Sink& sink, std::si
     engine e(h);
     batch_result r;
     queue_lock lk(h, map_size);
-    for (;;) {
-        if (h.st.removed) {
-            r.status = queue_status::removed;
-            return r;
-        }
-        if (h.st.count > 0) break;
-        if (h.st.closed) {
-            r.status = queue_status::closed;
-            return r;
-        }
-        if (!lk.wait(h.not_empty, limit)) {
-            if (!h.st.removed && h.st.count > 0) break;
-            if (h.st.removed) r.status = queue_status::removed;
-            else if (h.st.closed) r.status = queue_status::closed;
-            else r.status = limit.how == wait_limit::never ? queue_status::empty : queue_status::timeout;
-            return r;
-        }
-    }
+    r.status = wait_for_item(h, lk, limit);
+    if (r.status != queue_status::ok) return r;
     txn t(h);
     switch (e.kind()) {
         case queue_kind::fifo: r.count = take<queue_kind::fifo>(e, t, sink, max, max_bytes); break;
@@ -1360,6 +1360,12 @@ batch_result shm_queue::get_many(item_batch& out, std::size_t max, std::optional
     if (max == 0) return {0, queue_status::ok};
     detail::batch_sink sink{out};
     return get_loop(*hdr_, map_.size(), sink, max, max_bytes, wait_limit::from(timeout));
+}
+
+queue_status shm_queue::wait_for_items(std::optional<nanoseconds> timeout) {
+    need(hdr_);
+    queue_lock lk(*hdr_, map_.size());
+    return wait_for_item(*hdr_, lk, wait_limit::from(timeout));
 }
 
 bool shm_queue::close() {

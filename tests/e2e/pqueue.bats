@@ -402,6 +402,27 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     assert_equal "$(pqueue get "$Q")" x
 }
 
+@test "pqueue get consumers stopped by SIGTERM at any moment as items flow: every item printed or left, once" {
+    # Each consumer is stopped wherever it is: waiting, taking, or writing.
+    # Whatever the moment, the items it printed and those left in the queue are
+    # every item put, each once (a stop never takes an item away with it).
+    pqueue create "$Q"
+    local i n=1000
+    { for i in $(seq $n); do pqueue put "$Q" "item-$i"; done; } &   # one wake-up per item
+    producer=$!
+    for i in $(seq 150); do
+        pqueue get --follow "$Q" >"out.$i" &
+        sleep "0.00$((RANDOM % 10))"
+        kill -TERM $!
+        wait $! || [ $? -eq 143 ]
+    done
+    wait "$producer"
+    pqueue get --all "$Q" >rest || true
+    cat out.* rest | sort >all
+    seq -f 'item-%g' $n | sort >want
+    cmp all want
+}
+
 @test "pqueue put stopped by SIGINT while waiting for room exits 130" {
     pqueue create --maxsize 1 "$Q"
     pqueue put "$Q" a

@@ -396,6 +396,43 @@ Test(shm_queue, a_blocked_get_in_another_process_is_woken_by_put) {
     assert_no_leftovers();
 }
 
+Test(shm_queue, wait_for_items_waits_as_get_does_and_takes_nothing) {
+    using namespace std::chrono_literals;
+    const std::string name = uniq("waititems");
+    auto q = shm_queue::create(name, opts(queue_kind::fifo));
+    cr_assert_eq(q.wait_for_items(0ns), queue_status::empty);
+    cr_assert_eq(q.wait_for_items(1ms), queue_status::timeout);
+    // A waiter in another process is woken by a put, and the item stays.
+    pid_t child = spawn_child([&] { return code(shm_queue::open(name).wait_for_items()); });
+    cr_assert(asleep(child));
+    cr_assert_eq(q.put("kept"), queue_status::ok);
+    cr_assert_eq(wait_exit(child), code(queue_status::ok));
+    cr_assert_eq(q.wait_for_items(0ns), queue_status::ok);
+    cr_assert_eq(q.size(), 1u);
+    cr_assert_eq(q.stats().gets, 0u);
+    // Closed: ok while an item is left, closed once drained; a closed waiter wakes.
+    auto c = shm_queue::create(name + "_c", opts(queue_kind::fifo));
+    pid_t closed_waiter = spawn_child([&] { return code(shm_queue::open(name + "_c").wait_for_items(60s)); });
+    cr_assert(asleep(closed_waiter));
+    cr_assert(q.close() && c.close());
+    cr_assert_eq(wait_exit(closed_waiter), code(queue_status::closed));
+    cr_assert_eq(q.wait_for_items(), queue_status::ok);
+    std::string got;
+    cr_assert_eq(q.get(got), queue_status::ok);
+    cr_assert_eq(got, "kept");
+    cr_assert_eq(q.wait_for_items(), queue_status::closed);
+    // Removed: a waiter wakes with removed.
+    auto r = shm_queue::create(name + "_r", opts(queue_kind::fifo));
+    pid_t removed_waiter = spawn_child([&] { return code(shm_queue::open(name + "_r").wait_for_items()); });
+    cr_assert(asleep(removed_waiter));
+    cr_assert(shm_queue::remove(name + "_r"));
+    cr_assert_eq(wait_exit(removed_waiter), code(queue_status::removed));
+    cr_assert_eq(r.wait_for_items(), queue_status::removed);
+    cr_assert(shm_queue::remove(name));
+    cr_assert(shm_queue::remove(name + "_c"));
+    assert_no_leftovers();
+}
+
 Test(shm_queue, a_blocked_put_in_another_process_is_woken_by_get) {
     const std::string name = uniq("wakeget");
     auto q = shm_queue::create(name, opts(queue_kind::fifo, 1 << 16, 1));

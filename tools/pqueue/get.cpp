@@ -7,13 +7,9 @@
 // front of the queue in its order (unget_many), then get exits.
 //
 // Stop signals are blocked while items are held.  Waiting for an item holds
-// none, so there a signal ends the process at once (stop_signals).  One
-// instant is not covered: get_many waits and takes in one call, so a signal
-// that lands after it took items and before it returns (the unlock and the
-// return: a few hundred instructions) ends the process with them, as SIGKILL
-// would.  Closing that needs a wait that takes nothing, which shm_queue does
-// not offer.  The first look at the queue never waits, so the window opens
-// only when get had to wait.
+// none, so there a signal ends the process at once (stop_signals): get waits
+// with wait_for_items, which takes nothing, and takes only with signals
+// blocked, never waiting then.
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -106,6 +102,28 @@ delivery write_items(int fd, const conc::item_batch& items, char delim, output_b
     return d;
 }
 
+// Waits up to `wait` (nullopt: as long as it takes) for items, then takes up
+// to max of them.  A stop signal during the wait ends the process holding
+// nothing; one that comes later waits, blocked, until the items are written.
+conc::batch_result wait_and_take(conc::shm_queue& q, conc::item_batch& batch, std::size_t max,
+                                 std::optional<std::chrono::nanoseconds> wait) {
+    using clock = std::chrono::steady_clock;
+    const auto deadline = wait ? std::optional(clock::now() + *wait) : std::nullopt;
+    for (;;) {
+        std::optional<std::chrono::nanoseconds> left;
+        if (deadline) left = std::max<std::chrono::nanoseconds>(*deadline - clock::now(), std::chrono::nanoseconds(1));
+        conc::queue_status s;
+        {
+            stop_signals::abandonable waiting;
+            s = q.wait_for_items(left);
+        }
+        if (s != conc::queue_status::ok) return {0, s};
+        conc::batch_result r = q.get_many(batch, max, std::chrono::nanoseconds::zero(), batch_bytes);
+        if (r.count > 0 || r.status != conc::queue_status::empty) return r;
+        // another consumer took them first: wait again
+    }
+}
+
 }  // namespace
 
 int get(const config& cfg) {
@@ -135,10 +153,7 @@ int get(const config& cfg) {
         std::size_t max = std::size_t(std::min<std::uint64_t>(wanted - got, batch_items));
         batch.clear();
         conc::batch_result r = q.get_many(batch, max, std::chrono::nanoseconds::zero(), batch_bytes);
-        if (r.count == 0 && r.status == conc::queue_status::empty && waits) {
-            stop_signals::abandonable waiting;
-            r = q.get_many(batch, max, wait, batch_bytes);
-        }
+        if (r.count == 0 && r.status == conc::queue_status::empty && waits) r = wait_and_take(q, batch, max, wait);
         if (r.count > 0) {
             delivery d = write_items(STDOUT_FILENO, batch, cfg.delimiter, out);
             got += d.written;

@@ -251,6 +251,12 @@ public:
     batch_result get_many(item_batch& out, std::size_t max,
                           std::optional<nanoseconds> timeout = std::nullopt,
                           std::size_t max_bytes = SIZE_MAX);
+    // wait_for_items waits as get_many does, but takes nothing: ok when an
+    // item is there (another consumer may take it first), else empty (zero
+    // timeout), timeout, closed (and drained), removed.  For a consumer that
+    // must never be stopped holding items: it waits where being stopped costs
+    // nothing, then takes with a zero timeout.
+    queue_status wait_for_items(std::optional<nanoseconds> timeout = std::nullopt);
 
     // --- putting back.  unget returns an item taken by get to the front of the
     // queue: the next get returns it (fifo and lifo; in a priority queue, first
