@@ -39,6 +39,19 @@ blocked() {
     return 1
 }
 
+# execd PID NAME: waits until PID, just started with &, runs NAME (the
+# shell's child has exec'd it); 60 s at most.
+execd() {
+    local i comm
+    for i in $(seq 6000); do
+        read -r comm <"/proc/$1/comm" 2>/dev/null || { echo "process $1 is gone" >&2; return 1; }
+        [ "$comm" = "$2" ] && return 0
+        sleep 0.01
+    done
+    echo "process $1 never ran $2" >&2
+    return 1
+}
+
 # stat_field NAME KEY: one value of pqueue stat.
 stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
 
@@ -412,9 +425,13 @@ stat_field() { pqueue stat "$1" | sed -n "s/^$2: //p"; }
     producer=$!
     for i in $(seq 150); do
         pqueue get --follow "$Q" >"out.$i" &
+        pid=$!
+        execd "$pid" pqueue   # a signal to the shell's child before its exec would be lost
         sleep "0.00$((RANDOM % 10))"
-        kill -TERM $!
-        wait $! || [ $? -eq 143 ]
+        kill -TERM "$pid"
+        dead "$pid"
+        ended "$pid"
+        assert_equal "$status" 143
     done
     wait "$producer"
     pqueue get --all "$Q" >rest || true
