@@ -999,3 +999,99 @@ gnu_log() {
     assert_success
     [[ $(printf '%s' "$stderr" | tr '\r' '\n' | grep . | tail -n 1) =~ ^ETA:\ [0-9]+s\ Left:\ 0\ AVG:\ [0-9]+\.[0-9][0-9]s\ \ local:0/3/100%/[0-9]+\.[0-9]s\ *$ ]]
 }
+
+# ================================================================ GNU parallel's and xargs' other names, small options
+
+# parallel -k --arg-sep ,, echo ,, a b ,,+ 1 2 ; parallel -k --arg-sep ,, echo ,, ::: a ; parallel -k --arg-file-sep // echo {1}{2} // f1 ::: x
+@test "pmap --arg-sep and --arg-file-sep stand for ::: and :::: (and their + forms); ::: is then an item" {
+    run pmap -k --arg-sep ,, echo ,, a b ,,+ 1 2
+    assert_success
+    assert_output $'a 1\nb 2'
+    run pmap -k --arg-sep ,, echo ,, ::: a
+    assert_success
+    assert_output $':::\na'
+    run pmap -k --arg-file-sep // echo {1}{2} // f1 ::: x
+    assert_success
+    assert_output $'ax\nbx'
+    run --separate-stderr pmap --arg-sep x --arg-file-sep x echo x a
+    assert_failure 2
+    [[ $stderr == *"--arg-sep and --arg-file-sep must differ"* ]]
+}
+
+# parallel -k --xapply echo ::: a b ::: 1 2 ; parallel -k --eof=b echo :::: f ; parallel -k --max-replace-args 2 echo {2}{1} ::: a b c d
+@test "pmap --xapply is --link, --eof is -E, --max-replace-args is -N" {
+    run pmap -k --xapply echo ::: a b ::: 1 2
+    assert_output $'a 1\nb 2'
+    printf 'a\nb\nc\n' >abc
+    run pmap -k --eof=b echo :::: abc
+    assert_output 'a'
+    run pmap -k --max-replace-args 2 echo {2}{1} ::: a b c d
+    assert_output $'ba\ndc'
+}
+
+# parallel -k --replace=Z echo Z-Z ::: 1
+@test "pmap -i and --replace are -I {}, or -I STR when given STR (xargs -i)" {
+    run pmap -k -i echo 'x{}y' ::: 1
+    assert_success
+    assert_output 'x1y'   # GNU parallel takes a detached word after -i as its STR; xargs does not
+    run pmap -k --replace=Z echo Z-Z ::: 1
+    assert_output '1-1'
+    run pmap -k -iQ echo Q.Q ::: 2
+    assert_output '2.2'
+}
+
+@test "pmap --group, --no-keep-order and --silent undo -u or --lb, -k and -v given before them" {
+    run pmap -u --group --tag echo ::: a   # -u drops tags; --group brings grouped output back
+    assert_success
+    assert_output $'a\ta'
+    run --separate-stderr pmap -k --no-keep-order -u echo ::: a   # -u with -k is refused
+    assert_success
+    assert_output 'a'
+    run --separate-stderr pmap -v --silent echo ::: a
+    assert_success
+    assert_output 'a'
+    [ -z "$stderr" ]
+}
+
+# parallel -j1 -k --halt-on-error 2 'echo {}; exit {}' ::: 0 3 0
+@test "pmap --halt-on-error is --halt" {
+    run pmap -j1 -k --halt-on-error 2 'echo {}; exit {}' ::: 0 3 0
+    assert_failure 3
+    assert_output $'0\n3'
+}
+
+# parallel --process-slot-var=SV -j2 'echo {} $SV $PARALLEL_JOBSLOT' ::: 1 2 3 4
+@test "pmap --process-slot-var sets NAME to the job's slot less one, as xargs -P does" {
+    run pmap --process-slot-var=SV -j2 -k 'echo {} $SV $PARALLEL_JOBSLOT' ::: 1 2 3 4 5 6
+    assert_success
+    [ "$(cut -d' ' -f1 <<<"$output")" = "$(seq 6)" ]
+    run awk '$2 != $3 - 1 || ($2 != 0 && $2 != 1)' <<<"$output"
+    assert_output ''
+    run --separate-stderr pmap --process-slot-var=A=B echo ::: 1
+    assert_failure 2
+}
+
+@test "pmap --tmpdir DIR puts --files' files in DIR, and refuses a directory it cannot write in" {
+    mkdir tmp
+    run pmap -k --tmpdir tmp --files echo ::: a b
+    assert_success
+    [ "$(wc -l <<<"$output")" -eq 2 ]
+    local f
+    for f in $output; do [ "${f#tmp/}" != "$f" ]; done
+    [ "$(cat $output)" = $'a\nb' ]
+    run --separate-stderr pmap --tmpdir nosuchdir --files echo ::: a
+    assert_failure 2
+    [[ $stderr == *"--tmpdir: 'nosuchdir' is not a directory pmap can write in"* ]]
+}
+
+# parallel --number-of-threads ; --number-of-cores ; --number-of-cpus ; --number-of-sockets
+@test "pmap --number-of-threads, -cores, -cpus and -sockets print a count and run nothing" {
+    run pmap --number-of-threads echo ::: never
+    assert_success
+    assert_output "$(nproc)"
+    local cores sockets
+    cores=$(pmap --number-of-cores)
+    sockets=$(pmap --number-of-sockets)
+    [ "$(pmap --number-of-cpus)" = "$cores" ]
+    [ "$sockets" -ge 1 ] && [ "$sockets" -le "$cores" ] && [ "$cores" -le "$(nproc)" ]
+}

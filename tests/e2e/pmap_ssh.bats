@@ -323,6 +323,15 @@ unset|$NEWVAR|4"
     [ ! -e "$T/pwned" ]
 }
 
+@test "pmap -S gives remote jobs --process-slot-var (the slot less one), on both paths" {
+    run --separate-stderr rpmap "${QUOTE[@]}" -k -S 2/host1,2/nopmap --process-slot-var=SV \
+        sh -c 'echo "$1 $SV $PARALLEL_JOBSLOT"' sh {} ::: 1 2 3 4 5 6 7 8
+    assert_success
+    [ "$(cut -d' ' -f1 <<<"$output")" = "$(seq 8)" ]
+    run awk '$2 == "" || $2 != $3 - 1' <<<"$output"
+    assert_output ''
+}
+
 @test "pmap -S passes hostile items byte for byte and never runs them, here or on a host" {
     # Both paths: host1 runs jobs through its pmap worker, nopmap one ssh per job.
     printf '%s\0' \

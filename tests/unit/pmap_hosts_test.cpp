@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../../tools/pmap/host_pool.hpp"
+#include "../../tools/pmap/remote_env.hpp"
 #include "../../tools/pmap/hosts.hpp"
 #include "../../tools/pmap/remote_host.hpp"
 #include "../../tools/pmap/remote_wire.hpp"

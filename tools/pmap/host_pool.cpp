@@ -1,24 +1,17 @@
 #include "host_pool.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <set>
 
 #include "conc/error.hpp"
-#include "conc/fd.hpp"
 #include "messages.hpp"
 #include "options.hpp"
+#include "remote_env.hpp"
 #include "results.hpp"
-
-extern char** environ;
 
 namespace pmap {
 
@@ -56,65 +49,6 @@ std::string local_hostname() {
 }
 
 }  // namespace
-
-std::optional<std::string> ignored_vars_path() {
-    const char* home = std::getenv("HOME");
-    if (!home || !*home) return std::nullopt;
-    return std::string(home) + "/.parallel/ignored_vars";
-}
-
-void record_environment() {
-    auto path = ignored_vars_path();
-    if (!path) throw std::runtime_error("--record-env: HOME is not set");
-    std::string dir = path->substr(0, path->rfind('/'));
-    if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) throw conc::sys_error("create '" + dir + "'");
-    std::string names;
-    for (char** e = environ; *e; ++e) {
-        std::string_view var(*e);
-        names.append(var.substr(0, var.find('='))).push_back('\n');
-    }
-    // Written beside, then renamed: a reader sees the old list or the new one.
-    std::string tmp = *path + ".pmap-" + std::to_string(::getpid());
-    conc::unique_fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-    if (!f) throw conc::sys_error("open '" + tmp + "'");
-    try {
-        conc::write_all(f.get(), names);
-        if (::close(f.release()) != 0) throw conc::sys_error("write '" + tmp + "'");
-        if (::rename(tmp.c_str(), path->c_str()) != 0) throw conc::sys_error("rename '" + tmp + "' to '" + *path + "'");
-    } catch (...) {
-        ::unlink(tmp.c_str());
-        throw;
-    }
-}
-
-std::vector<std::string> variables_to_send(const std::vector<std::string>& names) {
-    // Every login has its own of these.
-    std::set<std::string, std::less<>> ignored = {"_", "HOME", "HOSTNAME", "LOGNAME", "MAIL", "OLDPWD", "PATH",
-                                                  "PWD", "SHELL", "SHLVL", "TERM", "USER", "DISPLAY"};
-    if (auto path = ignored_vars_path()) {
-        std::ifstream f(*path);
-        for (std::string w; f >> w;) ignored.insert(w);
-    }
-    auto skipped = [&](std::string_view name) {
-        return ignored.contains(name) || name.starts_with("SSH_") || name.starts_with("XDG_") ||
-               name.starts_with("PARALLEL_") || name.starts_with("PMAP_");
-    };
-    std::vector<std::string> out;
-    auto add = [&](std::string v) {
-        if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(std::move(v));
-    };
-    for (const auto& name : names) {
-        for (char** e = environ; *e; ++e) {
-            std::string_view var(*e);
-            std::string_view n = var.substr(0, var.find('='));
-            bool all = name == "_" && !skipped(n);
-            // An exported bash function travels as BASH_FUNC_name%%.
-            bool named = n == name || n == "BASH_FUNC_" + name + "%%";
-            if (all || named) add(std::string(var));
-        }
-    }
-    return out;
-}
 
 struct host_pool::host {
     sshlogin login;
@@ -372,9 +306,8 @@ remote_command host_pool::command_for(const host& h, const std::vector<std::stri
     c.argv = argv;
     // The shell by its name: its path here may not be its path there.
     if (!c.argv.empty() && c.argv[0] == cfg_.shell) c.argv[0] = base_name(cfg_.shell);
-    std::string s = std::to_string(seq), j = std::to_string(slot);
-    c.env = {"PARALLEL_SEQ=" + s, "PARALLEL_JOBSLOT=" + j, "PMAP_SEQ=" + s, "PMAP_SLOT=" + j,
-             "PARALLEL_SSHLOGIN=" + h.login.name};
+    c.env = job_variables(cfg_, seq, slot);
+    c.env.push_back("PARALLEL_SSHLOGIN=" + h.login.name);
     c.env.insert(c.env.end(), env_.begin(), env_.end());
     c.cwd = cfg_.workdir == "..." ? h.tmpdir : cwd;
     return c;

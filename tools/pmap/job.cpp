@@ -36,6 +36,13 @@ void make_workdir(const std::string& dir) noexcept {
     }
 }
 
+std::vector<std::string> job_variables(const config& cfg, std::uint64_t seq, unsigned slot) {
+    std::string s = std::to_string(seq), j = std::to_string(slot);
+    std::vector<std::string> env{"PARALLEL_SEQ=" + s, "PARALLEL_JOBSLOT=" + j, "PMAP_SEQ=" + s, "PMAP_SLOT=" + j};
+    if (!cfg.slot_variable.empty()) env.push_back(cfg.slot_variable + "=" + std::to_string(slot - 1));
+    return env;
+}
+
 std::string shown_command(const config& cfg, const std::vector<std::string>& argv) {
     // A shell's command is its script (GNU parallel logs the script, and --retry-failed runs it again).
     if ((cfg.tmpl.shell || cfg.records_are_commands || cfg.retry_failed) && argv.size() == 3 && argv[1] == "-c")
@@ -108,9 +115,8 @@ conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, st
     spec.in = cfg_.input == input_kind::stdin_records ? conc::child_io::devnull() : conc::child_io::inherited();
     spec.out = raw ? conc::child_io::inherited() : conc::child_io::pipe();
     spec.err = raw ? conc::child_io::inherited() : conc::child_io::pipe();
-    std::string s = std::to_string(seq), j = std::to_string(slot);
     spec.cwd = cwd;
-    spec.env = {"PARALLEL_SEQ=" + s, "PARALLEL_JOBSLOT=" + j, "PMAP_SEQ=" + s, "PMAP_SLOT=" + j};
+    spec.env = job_variables(cfg_, seq, slot);
     auto started = conc::try_spawn(lp_, std::move(spec));
     oc.ran = true;
     // Not found (127) or not executable (126): a failed job.

@@ -70,6 +70,11 @@ private:
 // shell-quoted (cli::format_command).
 std::string shown_command(const config& cfg, const std::vector<std::string>& argv);
 
+// The variables a job gets, here or on a host: PARALLEL_SEQ, PARALLEL_JOBSLOT,
+// PMAP_SEQ, PMAP_SLOT, and --process-slot-var's NAME (the slot less one, as
+// xargs -P sets it).
+std::vector<std::string> job_variables(const config& cfg, std::uint64_t seq, unsigned slot);
+
 // --workdir: mkdir -p; a failure shows when the job cannot change into it.
 void make_workdir(const std::string& dir) noexcept;
 

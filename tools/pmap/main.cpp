@@ -15,7 +15,6 @@
 
 #include "conc/fd.hpp"
 #include "handover.hpp"
-#include "host_pool.hpp"
 #include "jobs_options.hpp"
 #include "messages.hpp"
 #include "options.hpp"
@@ -32,7 +31,7 @@ namespace {
 
 enum : int {
     opt_delay = 256, opt_halt, opt_joblog, opt_line_buffer, opt_resume, opt_resume_failed, opt_retries,
-    opt_tag,
+    opt_tag, opt_group, opt_silent, opt_no_keep_order,
 };
 
 std::vector<cli::option_spec> option_rows() {
@@ -62,6 +61,14 @@ std::vector<cli::option_spec> option_rows() {
         {opt_line_buffer, "lb", cli::arg::none, nullptr, "same as --line-buffer"},
         {opt_joblog, "jl", cli::arg::required, "FILE", "same as --joblog"},
     });
+    // --- GNU parallel's and xargs' other names for the above ---
+    rows.insert(rows.end(), {
+        {'i', "replace", cli::arg::optional, "STR", "the same as -I STR; {} when STR is not given (xargs -i)"},
+        {opt_group, "group", cli::arg::none, nullptr, "each job's output whole, after it ends (the default; undoes -u, --lb)"},
+        {opt_no_keep_order, "no-keep-order", cli::arg::none, nullptr, "undo an earlier -k"},
+        {opt_silent, "silent", cli::arg::none, nullptr, "undo an earlier -v (the default)"},
+        {opt_halt, "halt-on-error", cli::arg::required, "WHEN", "the same as --halt"},
+    });
     std::vector<cli::option_spec> out = pmap::output_option_rows();
     rows.insert(rows.end(), out.begin(), out.end());
     // --- issue 14: other machines ---
@@ -84,7 +91,7 @@ pmap::config read_command_line(int argc, char** argv) {
     cli::parsed_args args = options.parse(argc, argv);
     pmap::config cfg;
     cli::shared_options shared;
-    bool ungroup = false, line_buffer = false;
+    bool ungroup = false, line_buffer = false, silent = false;
     for (auto& [key, v] : args.options) {
         try {
             if (shared.take(key, v)) continue;
@@ -100,6 +107,10 @@ pmap::config read_command_line(int argc, char** argv) {
             if (v.empty()) cli::usage_error("-I needs a non-empty string");
             cfg.tmpl.replace = v;
             break;
+        case 'i': cfg.tmpl.replace = v.empty() ? "{}" : v; break;
+        case opt_group: ungroup = line_buffer = false; break;
+        case opt_no_keep_order: cfg.keep_order = false; break;
+        case opt_silent: silent = true; break;
         case 's': cfg.tmpl.shell = true; break;
         case opt_line_buffer: line_buffer = true; break;
         case 'u': ungroup = true; break;
@@ -121,7 +132,7 @@ pmap::config read_command_line(int argc, char** argv) {
     cfg.bar = shared.bar;
     cfg.bar_forced = shared.bar_forced;
     cfg.dry_run = shared.dry_run;
-    cfg.verbose = shared.verbose;
+    cfg.verbose = shared.verbose && !silent;
     if (cfg.attempts == 0) cfg.attempts = 1;   // GNU parallel: --retries 0 means one try
 
     pmap::take_operands(args.operands, cfg);   // COMMAND [ARG...] [::: ITEM... | :::: FILE...]...
@@ -146,7 +157,7 @@ int main(int argc, char** argv) {
     pmap::hand_over_to_ppipe_if_asked(argc, argv);   // --pipe, --pipepart: ppipe's work
     pmap::config cfg = read_command_line(argc, argv);
     try {
-        if (cfg.remote.record_env) return pmap::record_environment(), cli::exit_ok;   // GNU's --record-env
+        if (cfg.instead) return cfg.instead(), cli::exit_ok;   // --record-env, --number-of-cores ...
         return pmap::run(cfg);
     } catch (const std::exception& e) {
         cli::die(e);

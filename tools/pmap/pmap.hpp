@@ -34,7 +34,6 @@ struct remote_config {
     std::vector<std::string> basefiles;      // --bf: sent once per host
     std::vector<std::string> env;            // --env NAME ("_": every variable a login shell lacks)
     bool filter_hosts = false;               // --filter-hosts
-    bool record_env = false;                 // --record-env: write ~/.parallel/ignored_vars, run nothing
     bool any() const noexcept { return !logins.empty() || !login_file.empty(); }
 };
 
@@ -69,6 +68,9 @@ struct config {
     start_limits limits;                   // --load, --memfree
     std::string workdir;                   // --workdir: may hold replacement strings; "...": a temporary one per host
     remote_config remote;                  // -S and the rest of issue 14
+    std::function<void()> instead;         // --record-env, --number-of-cores ...: done in place of any job
+    std::string slot_variable;             // --process-slot-var NAME
+    std::string arg_sep = ":::", arg_file_sep = "::::";   // --arg-sep, --arg-file-sep
     std::string shell = "/bin/sh";         // runs -s scripts, commands that need a shell, and records as commands
     bool records_are_commands = false;     // no COMMAND: each record is a command line (GNU's parallel < cmds)
     bool keep_order = false;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "messages.hpp"
+#include "remote_env.hpp"
 
 namespace pmap {
 
@@ -72,7 +73,7 @@ bool take_remote_option(int key, const std::string& v, config& cfg) {
         return true;
     case opt_basefile: r.basefiles.push_back(v); return true;
     case opt_filter_hosts: r.filter_hosts = true; return true;
-    case opt_record_env: r.record_env = true; return true;
+    case opt_record_env: cfg.instead = record_environment; return true;
     default: return false;
     }
 }

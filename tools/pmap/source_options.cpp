@@ -17,14 +17,26 @@ namespace pmap {
 namespace {
 
 enum : int {
-    opt_colsep = 512, opt_link, opt_header, opt_trim, opt_shuf, opt_max_chars, opt_plus, opt_rpl,
+    opt_colsep = 512, opt_link, opt_header, opt_trim, opt_shuf, opt_max_chars, opt_plus, opt_rpl, opt_arg_sep,
+    opt_arg_file_sep,
 };
 
 std::size_t count_of(const char* opt, const std::string& v, long long min) {
     return std::size_t(cli::parse_value(opt, v, [min](auto& s) { return cli::parse_count(s, min, 1LL << 40); }));
 }
 
-bool is_separator(const std::string& s) { return s == ":::" || s == "::::" || s == ":::+" || s == "::::+"; }
+// ::: and :::: (or --arg-sep's and --arg-file-sep's), each with its + form.
+struct separators {
+    const config& cfg;
+    bool items(const std::string& s) const { return s == cfg.arg_sep || s == cfg.arg_sep + "+"; }
+    bool files(const std::string& s) const { return s == cfg.arg_file_sep || s == cfg.arg_file_sep + "+"; }
+    bool operator()(const std::string& s) const { return items(s) || files(s); }
+};
+
+std::string separator_of(const char* opt, const std::string& v) {
+    if (v.empty()) cli::usage_error(std::string(opt) + " needs a non-empty separator");
+    return v;
+}
 
 }  // namespace
 
@@ -32,14 +44,17 @@ std::vector<cli::option_spec> source_option_rows() {
     return {
         {'a', "arg-file", cli::arg::required, "FILE", "an input source: the records of FILE (- is stdin); may repeat"},
         {opt_link, "link", cli::arg::none, nullptr, "take the sources side by side, not their cross product"},
+        {opt_link, "xapply", cli::arg::none, nullptr, "the same as --link"},
+        {opt_arg_sep, "arg-sep", cli::arg::required, "SEP", "SEP instead of ::: before items"},
+        {opt_arg_file_sep, "arg-file-sep", cli::arg::required, "SEP", "SEP instead of :::: before files"},
         {opt_colsep, "colsep", cli::arg::required, "SEP", "split records into values {1} {2}... at SEP"},
         {opt_header, "header", cli::arg::required, "RE", "the first record of each source names its values ({NAME})"},
         {opt_trim, "trim", cli::arg::required, "HOW", "remove blanks around values: n, l, r, lr or rl"},
         {opt_shuf, "shuf", cli::arg::none, nullptr, "run the jobs in a random order"},
         {'r', "no-run-if-empty", cli::arg::none, nullptr, "skip records that are empty or blank"},
-        {'E', nullptr, cli::arg::required, "STR", "stop reading a source at a record equal to STR"},
+        {'E', "eof", cli::arg::required, "STR", "stop reading a source at a record equal to STR"},
         {'n', "max-args", cli::arg::required, "N", "give up to N arguments to each job"},
-        {'N', nullptr, cli::arg::required, "N", "give N arguments to each job; {1}..{N} name them"},
+        {'N', "max-replace-args", cli::arg::required, "N", "give N arguments to each job; {1}..{N} name them"},
         {'m', nullptr, cli::arg::none, nullptr, "give each job as many arguments as fit"},
         {'X', nullptr, cli::arg::none, nullptr, "as -m, repeating the word around {} once per value"},
         {'L', "max-lines", cli::arg::required, "N", "give N records to each job (a trailing blank continues one)"},
@@ -53,6 +68,8 @@ bool take_source_option(int key, const std::string& v, config& cfg) {
     switch (key) {
     case 'a': cfg.sources.push_back(input_source{true, {}, v, false}); return true;
     case opt_link: cfg.link_all = true; return true;
+    case opt_arg_sep: cfg.arg_sep = separator_of("--arg-sep", v); return true;
+    case opt_arg_file_sep: cfg.arg_file_sep = separator_of("--arg-file-sep", v); return true;
     case opt_colsep:
         if (v.empty()) cli::usage_error("--colsep needs a non-empty separator");
         cfg.colsep = v;
@@ -106,14 +123,17 @@ bool take_source_option(int key, const std::string& v, config& cfg) {
 }
 
 void take_operands(const std::vector<std::string>& operands, config& cfg) {
+    if (cfg.arg_sep == cfg.arg_file_sep) cli::usage_error("--arg-sep and --arg-file-sep must differ");
+    separators is_separator{cfg};
     auto sep = std::find_if(operands.begin(), operands.end(), is_separator);
     cfg.command.assign(operands.begin(), sep);
     while (sep != operands.end()) {
-        const std::string& kind = *sep;
+        const std::string kind = *sep;
+        bool files = is_separator.files(kind);
         auto end = std::find_if(sep + 1, operands.end(), is_separator);
-        if (end == sep + 1) cli::usage_error("'" + kind + "' must be followed by at least one " + (kind.starts_with("::::") ? "file" : "item"));
-        bool linked = kind.back() == '+';
-        if (kind.starts_with("::::")) {
+        if (end == sep + 1) cli::usage_error("'" + kind + "' must be followed by at least one " + (files ? "file" : "item"));
+        bool linked = kind.back() == '+' && kind != (files ? cfg.arg_file_sep : cfg.arg_sep);
+        if (files) {
             for (auto f = sep + 1; f != end; ++f) {
                 cfg.sources.push_back(input_source{true, {}, *f, linked});
                 linked = false;
