@@ -358,6 +358,80 @@ unset|$NEWVAR|4"
     [ "$(tr -cd '\0' <items | wc -c)" -eq "$n" ]
 }
 
+# ---------------------------------------------------------------- --onall, --nonall
+# GNU parallel 20221122 drops --ssh in the runs it starts per host (they
+# cannot reach these hosts), so these pin pmap's behaviour only.
+
+@test "pmap --nonall runs the command once on every host, each host's output whole; --tag names the host" {
+    pmap_only
+    run --separate-stderr rpmap --nonall -S host1,nopmap,: 'echo "${CONC_TEST_HOST:-here}"; echo "then ${CONC_TEST_HOST:-here}"'
+    assert_success
+    [ "${#lines[@]}" -eq 6 ]
+    local i
+    for i in 0 2 4; do [ "${lines[i+1]}" = "then ${lines[i]}" ]; done   # whole per host
+    [ "$(printf '%s\n' "${lines[0]}" "${lines[2]}" "${lines[4]}" | sort | tr '\n' ' ')" = "here host1 nopmap " ]
+    run --separate-stderr rpmap --nonall -k --tag -S host1,nopmap 'echo "$CONC_TEST_HOST"'
+    assert_success
+    assert_output $'host1\thost1\nnopmap\tnopmap'
+}
+
+@test "pmap --onall runs every item on every host, one at a time there and in order; the joblog has a row per job and host" {
+    pmap_only
+    # Items from standard input: each host's run reads all of them.  A job
+    # holds its host's lock while it runs: a second at once there says OVERLAP.
+    job once '
+mkdir "$T/lock.$CONC_TEST_HOST" 2>/dev/null || echo OVERLAP
+echo "$1 $CONC_TEST_HOST $PARALLEL_SEQ"
+rmdir "$T/lock.$CONC_TEST_HOST"'
+    run --separate-stderr rpmap --onall -k -S 2/host1,2/nopmap --joblog jl sh "$T/once.sh" {} < <(seq 6)
+    assert_success
+    refute_output --partial OVERLAP
+    [ "$output" = "$(for h in host1 nopmap; do for i in $(seq 6); do echo "$i $h $i"; done; done)" ]
+    [ "$(head -n 1 jl | cut -f1,2)" = $'Seq\tHost' ]
+    [ "$(joblog_hosts jl | sort -k2,2 -k1n,1 | tr '\n' ' ')" = "1 host1 2 host1 3 host1 4 host1 5 host1 6 host1 1 nopmap 2 nopmap 3 nopmap 4 nopmap 5 nopmap 6 nopmap " ]
+}
+
+@test "pmap --onall exits 123 when a job failed on a host, after running every job on every host" {
+    pmap_only
+    run --separate-stderr rpmap --onall -k -S host1,nopmap 'echo {}; test {} != b || test "$CONC_TEST_HOST" = host1' ::: a b c
+    assert_failure 123
+    assert_output $'a\nb\nc\na\nb\nc'
+}
+
+@test "pmap --onall and --nonall need hosts, and --nonall takes no items" {
+    pmap_only
+    run --separate-stderr rpmap --nonall echo hi
+    assert_failure 2
+    [[ ${stderr_lines[0]} == "pmap: --nonall needs hosts: -S or --sshloginfile" ]]
+    run --separate-stderr rpmap --nonall -S host1 echo ::: a
+    assert_failure 2
+    [[ ${stderr_lines[0]} == "pmap: --nonall takes no items"* ]]
+    run --separate-stderr rpmap --onall -S host1 --results res echo ::: a
+    assert_failure 2
+    [ ! -e res ]
+}
+
+@test "SIGINT to pmap --onall stops every host's run: no process is left on any host" {
+    pmap_only
+    job long '
+touch "$T/started.$CONC_TEST_HOST.$1"
+exec sleep 300'
+    timeout -k 5 "$LIMIT" pmap --ssh "ssh -F $SSH_CONFIG" --onall -S host1,nopmap sh "$T/long.sh" {} ::: 1 2 >out 2>err &
+    local tpid=$! pid
+    wait_for "$T/started.host1.1" "$T/started.nopmap.1"
+    pid=$(pgrep -P "$tpid" -x pmap | head -n 1)
+    [ -n "$pid" ]
+    kill -INT "$pid"
+    local status=0
+    wait "$tpid" || status=$?
+    [ "$status" -eq 130 ]
+    sshd_wait_idle host1 30
+    sshd_wait_idle nopmap 30
+    run sshd_ssh_clients
+    assert_output ""
+    [ ! -e "$T/started.host1.2" ] && [ ! -e "$T/started.nopmap.2" ]
+}
+
 # ---------------------------------------------------------------- the two ways to run a remote job
 
 @test "pmap -S gives the same outputs on a host without pmap (one ssh per job)" {

@@ -328,6 +328,20 @@ Test(options, parsing_twice_starts_afresh) {
     cr_assert(b.operands == (words{"y"}));
 }
 
+Test(options, render_gives_words_that_parse_back_to_the_same_options_less_the_dropped) {
+    cli::parsed_args p = parse({"-j4", "-k", "--timeout", "2s", "--color", "--color=always", "-0", "--", "cmd"});
+    words w = table().render(p.options);
+    cr_assert(w == (words{"--jobs=4", "--keep-order", "--timeout=2s", "--color", "--color=always", "--null"}));
+    cli::parsed_args again = parse(w);
+    cr_assert(again.options == p.options);
+    cr_assert(again.operands.empty());
+    // a dropped name drops its key, whichever spelling was typed
+    cr_assert(table().render(p.options, {"jobs", "color"}) == (words{"--keep-order", "--timeout=2s", "--null"}));
+    // values that look like options stay values
+    cli::parsed_args odd = parse({"--timeout=-x", "-j", "--"});
+    cr_assert(parse(table().render(odd.options)).options == odd.options);
+}
+
 Test(options, help_text_lists_every_option) {
     cli::set_program_name("/usr/bin/pmap");
     std::string h = table().help_text();

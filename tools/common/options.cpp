@@ -114,6 +114,31 @@ parsed_args option_table::try_parse(int argc, char** argv) const {
     return out;
 }
 
+std::vector<std::string> option_table::render(const std::vector<std::pair<int, std::string>>& options,
+                                              std::initializer_list<std::string_view> drop) const {
+    std::vector<std::string> words;
+    for (const auto& [key, value] : options) {
+        const option_spec* spec = nullptr;
+        bool dropped = false;
+        for (const auto& o : options_) {
+            if (o.key != key) continue;
+            if (!spec || (!spec->long_name && o.long_name)) spec = &o;
+            for (auto d : drop) dropped = dropped || (o.long_name && d == o.long_name);
+        }
+        if (!spec || dropped) continue;
+        bool valued = spec->has_arg == arg::required || (spec->has_arg == arg::optional && !value.empty());
+        if (spec->long_name) {
+            words.push_back(std::string("--") + spec->long_name + (valued ? "=" + value : ""));
+        } else if (spec->has_arg == arg::optional) {
+            words.push_back(std::string("-") + char(key) + value);   // an optional value must be attached
+        } else {
+            words.push_back(std::string("-") + char(key));
+            if (valued) words.push_back(value);
+        }
+    }
+    return words;
+}
+
 parsed_args option_table::parse(int argc, char** argv) const {
     parsed_args args;
     try {

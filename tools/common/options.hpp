@@ -14,8 +14,10 @@
 // Parsing stops at the first non-option ("+" in getopt's optstring), so the
 // COMMAND's own options stay its own: in "pmap -j2 grep -v x", "-v" is grep's.
 #pragma once
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -69,6 +71,13 @@ public:
 
     // The --help text, ending in a newline.
     std::string help_text() const;
+
+    // Options back into words that parse() reads the same (each by its long
+    // name where it has one: "--jobs=4", else "-k", "-I" "x"), leaving out
+    // every option of a key that has a name in drop.  For a tool that runs
+    // itself again with a few options changed.
+    std::vector<std::string> render(const std::vector<std::pair<int, std::string>>& options,
+                                    std::initializer_list<std::string_view> drop = {}) const;
 
     // "TOOL (conc) VERSION", without a newline.
     static std::string version_text();

@@ -9,6 +9,7 @@
 
 #include "command_line.hpp"
 #include "messages.hpp"
+#include "onall.hpp"
 #include "shared_options.hpp"
 
 namespace pmap {
@@ -17,6 +18,13 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr auto kill_grace = 1s;   // TERM, then KILL this much later
+
+// The joblog's Exitval: a timed-out job failed whatever it exited with: -1, as GNU parallel logs it.
+int exitval_of(const outcome& oc) {
+    return oc.cannot_run ? cli::exit_cannot_exec : oc.timed_out ? -1 : oc.status.exited() ? oc.status.code() : 0;
+}
+
+}  // namespace
 
 cli::output_options output_options_of(const config& c) {
     cli::output_options o;
@@ -27,13 +35,6 @@ cli::output_options output_options_of(const config& c) {
     o.end_last_line = c.colour;   // GNU parallel ends each coloured line, the last one too
     return o;
 }
-
-// The joblog's Exitval: a timed-out job failed whatever it exited with: -1, as GNU parallel logs it.
-int exitval_of(const outcome& oc) {
-    return oc.cannot_run ? cli::exit_cannot_exec : oc.timed_out ? -1 : oc.status.exited() ? oc.status.code() : 0;
-}
-
-}  // namespace
 
 engine::engine(conc::loop& lp, const config& cfg)
     : lp_(lp), cfg_(cfg), tmpl_(cfg.records_are_commands ? std::vector<std::string>{"{}"} : cfg.command, cfg.tmpl),
@@ -330,6 +331,7 @@ void engine::say(std::string msg) {
 }
 
 int run(const config& cfg) {
+    if (cfg.remote.onall || cfg.remote.nonall) return run_on_every_host(cfg);
     conc::loop lp;
     engine e(lp, cfg);
     int code = lp.run(e.run());

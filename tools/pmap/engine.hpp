@@ -25,6 +25,9 @@
 
 namespace pmap {
 
+// How cli::output writes jobs' output for cfg: held, by line, or raw; -k.
+cli::output_options output_options_of(const config& cfg);
+
 class engine {
 public:
     // Opens the input and the joblog (throws sys_error).

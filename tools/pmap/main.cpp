@@ -144,6 +144,12 @@ pmap::config read_command_line(int argc, char** argv) {
     pmap::check_sources(cfg);
     pmap::finish_jobs_options(cfg, shared);   // issue 13: -j FILE, the shell, no command
     pmap::finish_remote_options(cfg);         // issue 14: $PARALLEL_SSH, what needs -S
+    if (cfg.remote.onall || cfg.remote.nonall) {   // each host's run is pmap again, with these options
+        cfg.remote.inner = options.render(args.options, {"sshlogin", "sshloginfile", "jobs", "max-procs", "onall", "nonall",
+                                                         "keep-order", "tag", "ctag", "joblog", "bar", "progress", "eta"});
+        cfg.remote.inner.push_back("--");
+        cfg.remote.inner.insert(cfg.remote.inner.end(), args.operands.begin(), args.operands.end());
+    }
     cfg.output = ungroup ? pmap::output_mode::ungroup : line_buffer ? pmap::output_mode::line : pmap::output_mode::group;
     return cfg;
 }

@@ -34,6 +34,8 @@ struct remote_config {
     std::vector<std::string> basefiles;      // --bf: sent once per host
     std::vector<std::string> env;            // --env NAME ("_": every variable a login shell lacks)
     bool filter_hosts = false;               // --filter-hosts
+    bool onall = false, nonall = false;      // --onall, --nonall: the whole run on every host
+    std::vector<std::string> inner;          // with them: the options and operands each host's run gets
     bool any() const noexcept { return !logins.empty() || !login_file.empty(); }
 };
 

@@ -11,7 +11,7 @@ namespace {
 
 enum : int {
     opt_slf = 0x3000, opt_ssh, opt_transfer, opt_transferfile, opt_return, opt_cleanup, opt_trc, opt_basefile,
-    opt_filter_hosts, opt_record_env,
+    opt_filter_hosts, opt_record_env, opt_onall, opt_nonall,
 };
 
 // --ssh "ssh -F cfg": words at blanks, as GNU parallel splits it.
@@ -45,6 +45,8 @@ std::vector<cli::option_spec> remote_option_rows() {
         {opt_basefile, "basefile", cli::arg::required, "FILE", "send FILE to each host once, before its first job"},
         {opt_basefile, "bf", cli::arg::required, "FILE", "the same as --basefile"},
         {opt_filter_hosts, "filter-hosts", cli::arg::none, nullptr, "drop the hosts that cannot be reached, with a warning"},
+        {opt_onall, "onall", cli::arg::none, nullptr, "run every job on every host (each host one job at a time)"},
+        {opt_nonall, "nonall", cli::arg::none, nullptr, "run COMMAND once on every host, with no items"},
         {opt_record_env, "record-env", cli::arg::none, nullptr, "write this environment's variable names to ~/.parallel/ignored_vars, for --env _"},
     };
 }
@@ -73,6 +75,8 @@ bool take_remote_option(int key, const std::string& v, config& cfg) {
         return true;
     case opt_basefile: r.basefiles.push_back(v); return true;
     case opt_filter_hosts: r.filter_hosts = true; return true;
+    case opt_onall: r.onall = true; return true;
+    case opt_nonall: r.nonall = true; return true;
     case opt_record_env: cfg.instead = record_environment; return true;
     default: return false;
     }
@@ -88,6 +92,15 @@ void finish_remote_options(config& cfg) {
         } catch (const cli::usage_problem& e) {
             cli::usage_error(e.what());
         }
+    }
+    if (r.onall || r.nonall) {
+        const char* which = r.nonall ? "--nonall" : "--onall";
+        if (!r.any()) cli::usage_error(std::string(which) + " needs hosts: -S or --sshloginfile");
+        if (r.nonall && !cfg.sources.empty()) cli::usage_error("--nonall takes no items (--onall runs them on every host)");
+        if (cfg.resume || cfg.resume_failed || cfg.retry_failed || !cfg.results.empty() || cfg.files)
+            cli::usage_error(std::string(which) + " cannot be combined with --resume, --resume-failed, --retry-failed, "
+                                                  "--results or --files");
+        if (cfg.joblog == "-") cli::usage_error(std::string(which) + " cannot log to standard output (--joblog -)");
     }
     if (r.any()) return;
     if (!r.transfer.empty() || !r.returns.empty() || !r.basefiles.empty() || r.cleanup)
