@@ -59,7 +59,6 @@ class every_host_run {
 public:
     every_host_run(conc::loop& lp, const config& cfg)
         : lp_(lp), cfg_(cfg), sup_(lp, 1s), out_(lp, output_options_of(cfg)), hosts_(every_host(cfg.remote)) {
-        sup_.on_stop([this](int) { group_.cancel(); });
         out_.on_error([this](const conc::writer& w) {
             if (std::string msg = tally_.stdout_failed(w); !msg.empty()) cli::warn(msg);
             sup_.stop_all(SIGTERM);
@@ -69,18 +68,12 @@ public:
         if (!cfg.remote.nonall && cfg.input == input_kind::stdin_records) input_ = copy_of_stdin();
     }
 
+    // A stop signal reaches every host's run (each stops its jobs, there and
+    // here); the hosts not started yet are not.
     conc::task<int> run() {
-        for (std::size_t i = 0; i < hosts_.size() && !sup_.stopping(); ++i) {
-            try {
-                co_await group_.start([this, i](unsigned) { return run_on(i); });
-            } catch (const conc::cancelled_error&) {
-                break;
-            }
-        }
-        try {
-            co_await group_.join();
-        } catch (const conc::cancelled_error&) {
-        }
+        for (std::size_t i = 0; i < hosts_.size() && !sup_.stopping(); ++i)
+            co_await group_.start([this, i](unsigned) { return run_on(i); });
+        co_await group_.join();
         co_await sup_.wait_stopped();
         co_await out_.close(tally_.finished);
         tally_.signal = sup_.signal();
@@ -103,6 +96,7 @@ private:
     }
 
     conc::task<void> run_on(std::size_t i) {
+        if (sup_.stopping()) co_return;   // stopped while it waited for a slot
         conc::child_spec spec{.argv = argv_for(hosts_[i])};
         conc::unique_fd in;
         if (input_) {
