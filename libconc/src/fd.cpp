@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 namespace conc {
@@ -117,6 +118,11 @@ unique_fd open_file(const std::string& path, int flags, int mode) {
         if (fd >= 0) return unique_fd(fd);
         if (errno != EINTR) throw sys_error("open '" + path + "'");
     }
+}
+
+std::string temp_dir() {
+    const char* t = ::getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
 }
 
 }  // namespace conc

@@ -10,10 +10,7 @@
 namespace conc {
 
 spill_store::spill_store(std::size_t memory_limit, std::string dir) : limit_(memory_limit), dir_(std::move(dir)) {
-    if (dir_.empty()) {
-        const char* t = ::getenv("TMPDIR");
-        dir_ = (t && *t) ? t : "/tmp";
-    }
+    if (dir_.empty()) dir_ = temp_dir();
 }
 
 bool spill_store::reserve(std::size_t n) noexcept {

@@ -87,6 +87,12 @@ std::string output::prefixed(std::string_view data, const job& j, bool& at_line_
     return r;
 }
 
+conc::task<void> output::drain(job& j, conc::child& c) {
+    auto err = lp_.spawn(drain(j, 2, c.err().get()));
+    co_await drain(j, 1, c.out().get());
+    co_await err;
+}
+
 conc::task<void> output::drain(job& j, int stream, int fd) {
     std::unique_ptr<char[]> buf;
     if (!spare_buffers_.empty()) {

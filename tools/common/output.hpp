@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "conc/child.hpp"
 #include "conc/co_sync.hpp"
 #include "conc/loop.hpp"
 #include "conc/reorder.hpp"
@@ -59,6 +60,8 @@ public:
     std::unique_ptr<job> open(std::uint64_t seq, std::string prefix = {});
     // Reads fd (the job's stdout for stream 1, stderr for 2) until end of file.
     conc::task<void> drain(job& j, int stream, int fd);
+    // Reads a command's piped stdout and stderr (streams 1 and 2) at once, to end of file.
+    conc::task<void> drain(job& j, conc::child& c);
     // The job ended and its streams are drained: its output goes out now, or
     // in its turn when ordered.  Returns once what may be written is written.
     conc::task<void> finish(std::unique_ptr<job> j);

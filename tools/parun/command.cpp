@@ -104,11 +104,7 @@ conc::task<conc::exit_status> command_runner::attempt(command_state& c, unsigned
     if (cfg_.verbose)
         co_await out_.print(2, cli::program_name() + ": " + cmd.name + " (pid " + std::to_string(ch.pid()) +
                                    "): " + cmd.command + "\n");
-    if (piped) {
-        auto err = lp_.spawn(out_.drain(oj, 2, ch.err().get()));
-        co_await out_.drain(oj, 1, ch.out().get());
-        co_await err;
-    }
+    if (piped) co_await out_.drain(oj, ch);
     co_return co_await ch.exited();
 }
 

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -13,6 +12,7 @@
 
 #include "conc/fd.hpp"
 #include "messages.hpp"
+#include "shell.hpp"
 #include "units.hpp"
 
 namespace pmap {
@@ -47,10 +47,7 @@ std::string value_of(std::string_view a, std::string_view name, char** next, int
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    char self[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        std::string dir(self, std::size_t(n));
+    if (std::string dir = own_binary(); !dir.empty()) {
         dir.resize(dir.rfind('/') + 1);
         std::string beside = dir + "ppipe";
         if (::access(beside.c_str(), X_OK) == 0) ::execv(beside.c_str(), argv.data());

@@ -30,8 +30,7 @@ std::string base_name(const std::string& path) {
 
 // A private directory for the masters' sockets (ssh's ControlPath).
 std::string make_control_dir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/pmap-ssh-XXXXXX";
+    std::string dir = conc::temp_dir() + "/pmap-ssh-XXXXXX";
     if (!::mkdtemp(dir.data())) throw conc::sys_error("create a directory in '" + dir.substr(0, dir.rfind('/')) + "'");
     return dir;
 }

@@ -130,11 +130,7 @@ conc::task<outcome> job_runner::attempt(const std::vector<std::string>& argv, st
     cli::supervisor::adoption adopted(sup_, c);
     bool fired = false;
     if (cfg_.timeout) adopted.stop_after(*cfg_.timeout, fired);
-    if (!raw) {
-        auto err = lp_.spawn(out_.drain(oj, 2, c.err().get()));
-        co_await out_.drain(oj, 1, c.out().get());
-        co_await err;
-    }
+    if (!raw) co_await out_.drain(oj, c);
     oc.status = co_await c.exited();
     oc.timed_out = fired;
     // pmap began to stop while it ran, and it did not succeed: it did not end on its own.

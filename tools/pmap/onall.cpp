@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "engine.hpp"
 #include "joblog.hpp"
 #include "messages.hpp"
+#include "shell.hpp"
 #include "output.hpp"
 #include "supervisor.hpp"
 
@@ -31,18 +31,10 @@ std::vector<sshlogin> every_host(const remote_config& r) {
     return hosts;
 }
 
-// This pmap's own binary, by its path: its runs say "pmap: ..." as this one does.
-std::string own_binary() {
-    char path[4096];
-    long n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-    return n > 0 ? std::string(path, std::size_t(n)) : std::string("/proc/self/exe");
-}
-
 // Standard input as a file each host's run reads from its start: an
 // unlinked copy in $TMPDIR, opened afresh for each (its own offset).
 conc::unique_fd copy_of_stdin() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/pmap-onall-XXXXXX";
+    std::string path = conc::temp_dir() + "/pmap-onall-XXXXXX";
     conc::unique_fd f(::mkostemp(path.data(), O_CLOEXEC));
     if (!f) throw conc::sys_error("create a file like '" + path + "'");
     ::unlink(path.c_str());
@@ -83,7 +75,9 @@ public:
 private:
     // `pmap -S HOST -j1 ...` with the options given, for one host.
     std::vector<std::string> argv_for(const sshlogin& h) const {
-        std::vector<std::string> argv{own_binary(), "--sshlogin=" + h.name, "--jobs=1"};
+        // By its path, so that its messages say "pmap: ..." as this one's do.
+        std::string self = own_binary();
+        std::vector<std::string> argv{self.empty() ? "/proc/self/exe" : self, "--sshlogin=" + h.name, "--jobs=1"};
         if (!cfg_.joblog.empty()) argv.push_back("--joblog=+" + cfg_.joblog);
         if (cfg_.tag && cfg_.tagstring == "{}") {   // --tag, --ctag: the host
             argv.push_back("--tagstring=" + h.name);
@@ -112,11 +106,7 @@ private:
         conc::child c(lp_, std::move(spec));
         in.reset();
         cli::supervisor::adoption adopted(sup_, c);
-        if (!raw) {
-            auto err = lp_.spawn(out_.drain(*oj, 2, c.err().get()));
-            co_await out_.drain(*oj, 1, c.out().get());
-            co_await err;
-        }
+        if (!raw) co_await out_.drain(*oj, c);
         conc::exit_status st = co_await c.exited();
         co_await out_.finish(std::move(oj));
         if (!sup_.stopping()) tally_.job_ended(st.success());

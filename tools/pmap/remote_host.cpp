@@ -283,11 +283,7 @@ conc::task<std::optional<conc::exit_status>> remote_host::run_over_ssh(const rem
     }
     cli::supervisor::adoption adopted(sup_, *c);
     if (timeout) adopted.stop_after(*timeout, timed_out);
-    if (!raw_) {
-        auto err = lp_.spawn(out_.drain(oj, 2, c->err().get()));
-        co_await out_.drain(oj, 1, c->out().get());
-        co_await err;
-    }
+    if (!raw_) co_await out_.drain(oj, *c);
     conc::exit_status st = co_await c->exited();
     // 255 is ssh's own failure (or the job's exit code): when the master
     // ends too, within a moment, the host was lost.

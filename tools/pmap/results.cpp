@@ -156,8 +156,7 @@ results::job_files results::open_job(std::uint64_t seq, const job_values& values
     job_files f;
     std::string seq_text = std::to_string(seq);
     if (kind_ == kind::none) {   // --files alone: a file that outlives pmap, as GNU parallel's
-        const char* tmp = std::getenv("TMPDIR");
-        std::string name = std::string(tmp && *tmp ? tmp : "/tmp") + "/parXXXXXX.par";
+        std::string name = conc::temp_dir() + "/parXXXXXX.par";
         int fd = ::mkostemps(name.data(), 4, O_CLOEXEC);
         if (fd < 0) throw conc::sys_error("create '" + name + "'");
         f.out = conc::unique_fd(fd);

@@ -152,4 +152,10 @@ std::string choose_shell(bool wants_bash_functions) {
     return shell;
 }
 
+std::string own_binary() {
+    char path[4096];
+    long n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    return n > 0 ? std::string(path, std::size_t(n)) : std::string();
+}
+
 }  // namespace pmap

@@ -44,4 +44,7 @@ bool shell_operator_word(std::string_view s);
 // and # or ~ at the start of a word.
 bool has_shell_syntax(std::string_view s);
 
+// This pmap's own binary, by its path (/proc/self/exe resolved); empty if unknown.
+std::string own_binary();
+
 }  // namespace pmap

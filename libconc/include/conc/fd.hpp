@@ -81,4 +81,7 @@ std::string read_all(int fd);
 // Opens a file with O_CLOEXEC; throws sys_error("open 'path'").
 unique_fd open_file(const std::string& path, int flags, int mode = 0666);
 
+// Where temporary files go: $TMPDIR when set and not empty, else /tmp.
+std::string temp_dir();
+
 }  // namespace conc
